@@ -1,0 +1,73 @@
+# coda-jupyter: `make lab` sets up and starts JupyterLab, `make test` runs every test.
+# Both are incremental: stamps under .make/ record what is already done.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := lab
+
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8888
+STAMPS := .make
+BIN := $(CURDIR)/$(VENV)/bin
+# jlpm and jupyter-builder live in the venv; node comes from the system.
+export PATH := $(BIN):$(PATH)
+
+LAB_SOURCES := $(wildcard labextension/src/*.ts labextension/style/* labextension/schema/*.json) \
+	labextension/package.json labextension/tsconfig.json
+BUILT_LAB := coda_jupyter/labextension/static/style.js
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: lab test build clean help deploy app-status
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+lab: $(STAMPS)/installed ## set up (incrementally) and start JupyterLab on $$PORT
+	exec $(BIN)/jupyter lab --no-browser --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+
+build: $(BUILT_LAB) ## build the lab extension into coda_jupyter/labextension
+
+test: $(STAMPS)/installed $(STAMPS)/test-deps $(STAMPS)/chromium ## install test deps and run all tests
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# JupyterLab brings jlpm (yarn) and jupyter-builder, needed to build the extension.
+$(STAMPS)/toolchain: | $(BIN)/python
+	$(BIN)/pip install --quiet "jupyterlab>=4.6,<4.7" "hatchling>=1.5" "hatch-jupyter-builder>=0.9.1" "hatch-nodejs-version>=0.3.2" editables
+	@mkdir -p $(STAMPS) && touch $@
+
+labextension/node_modules/.yarn-state.yml: labextension/package.json labextension/yarn.lock labextension/.yarnrc.yml $(STAMPS)/toolchain
+	cd labextension && jlpm install --immutable
+	@touch $@
+
+$(BUILT_LAB): $(LAB_SOURCES) labextension/node_modules/.yarn-state.yml
+	cd labextension && jlpm build:prod
+	@touch $@
+
+# The extension is already built above, so the build hook is told to skip it.
+$(STAMPS)/installed: pyproject.toml $(BUILT_LAB) jupyter-config/server-config/coda_jupyter.json
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/pip install --quiet --no-build-isolation --editable .
+	$(BIN)/jupyter labextension develop --overwrite . > /dev/null
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/test-deps: pyproject.toml $(STAMPS)/installed
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/pip install --quiet --no-build-isolation --editable ".[test]"
+	@touch $@
+
+# Browser tests drive Debian's Chromium: Playwright cannot download its own here.
+$(STAMPS)/chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install chromium' (or set CHROMIUM=/path)"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+clean: ## remove build output and stamps (keeps the venv)
+	rm -rf $(STAMPS) coda_jupyter/labextension labextension/lib labextension/tsconfig.tsbuildinfo dist

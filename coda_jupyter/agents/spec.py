@@ -1,0 +1,81 @@
+"""The shape of one agent in the catalogue."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+AGENT_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+ICON_DIR = Path(__file__).parent / "icons"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Everything the server knows about one coding agent.
+
+    Later concerns (install, config writing, headless runs, model routes)
+    hang off this object so that no other module hard-codes an agent.
+    """
+
+    id: str
+    label: str
+    executable: str
+    argv: tuple[str, ...]
+    icon_path: Path | None = None
+    install_hint: str = ""
+    # Filled in by the concern that owns each hook: ``agents/install.py`` for
+    # installs, ``agents/writers/`` for config files, the task runner for
+    # headless runs and the model gateway for routes.
+    install: Any = None
+    config_writer: Callable[..., Any] | None = None
+    headless: Any = None
+    model_route: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def icon_svg(self) -> str | None:
+        if self.icon_path is None or not self.icon_path.is_file():
+            return None
+        return self.icon_path.read_text(encoding="utf-8")
+
+    def overridden(self, fields: dict[str, Any]) -> AgentSpec:
+        """Return a copy with user-configured fields applied (validated)."""
+        allowed = {"label", "executable", "argv", "icon_path", "install_hint"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"agent {self.id!r}: unknown field(s) {sorted(unknown)}")
+        changes: dict[str, Any] = dict(fields)
+        if "argv" in changes:
+            changes["argv"] = _argv(self.id, changes["argv"])
+        if "icon_path" in changes and changes["icon_path"] is not None:
+            changes["icon_path"] = Path(changes["icon_path"]).expanduser()
+        for key in ("label", "executable", "install_hint"):
+            if key in changes and not isinstance(changes[key], str):
+                raise ValueError(f"agent {self.id!r}: {key} must be a string")
+        return replace(self, **changes)
+
+
+def _argv(agent_id: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(part, str) for part in value):
+        raise ValueError(f"agent {agent_id!r}: argv must be a list of strings")
+    if not value:
+        raise ValueError(f"agent {agent_id!r}: argv must not be empty")
+    return tuple(value)
+
+
+def spec_from_config(agent_id: str, fields: dict[str, Any]) -> AgentSpec:
+    """Build a brand-new agent from a traitlets config entry."""
+    if not AGENT_ID.match(agent_id):
+        raise ValueError(f"agent id {agent_id!r} must match {AGENT_ID.pattern}")
+    executable = fields.get("executable")
+    if not isinstance(executable, str) or not executable:
+        raise ValueError(f"agent {agent_id!r}: 'executable' is required")
+    base = AgentSpec(
+        id=agent_id,
+        label=str(fields.get("label") or agent_id),
+        executable=executable,
+        argv=(executable,),
+        icon_path=ICON_DIR / "generic.svg",
+    )
+    return base.overridden({k: v for k, v in fields.items() if k != "executable"})

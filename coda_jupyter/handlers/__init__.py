@@ -1,0 +1,12 @@
+"""Tornado handlers, all under ``{base_url}coda/``."""
+
+from __future__ import annotations
+
+from .agents import AgentsHandler, AgentTerminalsHandler
+from .health import HealthHandler
+
+ROUTES: list[tuple[str, type]] = [
+    (r"/coda/api/health", HealthHandler),
+    (r"/coda/api/agents", AgentsHandler),
+    (r"/coda/api/agents/(\w+)/terminals", AgentTerminalsHandler),
+]

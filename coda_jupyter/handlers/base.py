@@ -1,0 +1,39 @@
+"""Common base for every coda handler: authenticated, authorized, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+if TYPE_CHECKING:
+    from ..app import CodaApp
+
+
+class CodaAPIHandler(APIHandler):
+    """Subclasses set ``auth_resource`` to a ``coda:`` resource and decorate
+    every verb with ``@web.authenticated`` and ``@authorized``."""
+
+    auth_resource = "coda"
+
+    @property
+    def coda(self) -> CodaApp:
+        return self.settings["coda_app"]
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; empty bodies mean ``{}``."""
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise web.HTTPError(400, f"request body is not valid JSON: {err}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "request body must be a JSON object")
+        return body
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(payload))

@@ -1,0 +1,18 @@
+"""``GET coda/api/health``."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .. import __version__
+from .base import CodaAPIHandler
+
+
+class HealthHandler(CodaAPIHandler):
+    auth_resource = "coda:health"
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json({"status": "ok", "version": __version__})

@@ -1,0 +1,1 @@
+"""Agent terminals: environment and launch command for Jupyter's terminal manager."""

@@ -1,0 +1,102 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITerminal, Terminal } from '@jupyterlab/terminal';
+import { ITranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { DockLayout } from '@lumino/widgets';
+
+import { requestCoda } from './api';
+
+export type AgentTerminalWidget = MainAreaWidget<ITerminal.ITerminal>;
+
+export const CORE_TERMINAL_PLUGIN = '@jupyterlab/terminal-extension:plugin';
+
+/** Options from the core terminal settings, so agent tabs look like every other terminal. */
+export function coreTerminalOptions(
+  settings: ISettingRegistry.ISettings | null
+): Partial<ITerminal.IOptions> {
+  if (!settings) {
+    return {};
+  }
+  const options: Partial<ITerminal.IOptions> = {};
+  const composite = settings.composite as Record<string, unknown>;
+  for (const key of Object.keys(ITerminal.defaultOptions)) {
+    if (key in composite) {
+      (options as Record<string, unknown>)[key] = composite[key];
+    }
+  }
+  return options;
+}
+
+/** Tab title: "Claude Code", then "Claude Code 2" for claude_2 and so on. */
+export function titleFor(label: string, terminalName: string): string {
+  const match = /_(\d+)$/.exec(terminalName);
+  return match && match[1] !== '1' ? `${label} ${match[1]}` : label;
+}
+
+export interface IAgentWidgetOptions {
+  app: JupyterFrontEnd;
+  name: string;
+  label: string;
+  icon: LabIcon;
+  options: Partial<ITerminal.IOptions>;
+  translator?: ITranslator;
+}
+
+/** Wrap an existing server terminal in the standard terminal widget. */
+export function attachAgentTerminal(
+  opts: IAgentWidgetOptions
+): AgentTerminalWidget {
+  const session = opts.app.serviceManager.terminals.connectTo({
+    model: { name: opts.name }
+  });
+  const content = new Terminal(session, opts.options, opts.translator);
+  const widget = new MainAreaWidget<ITerminal.ITerminal>({
+    content,
+    reveal: content.ready
+  });
+  widget.id = `coda-agent-terminal-${opts.name}`;
+  pinTitle(content, titleFor(opts.label, opts.name), opts.name);
+  widget.title.icon = opts.icon;
+  widget.title.closable = true;
+  widget.addClass('coda-AgentTerminal');
+  widget.node.dataset.codaAgentTerminal = opts.name;
+  return widget;
+}
+
+/**
+ * Keep the agent's name on the tab. The core widget renames its tab to
+ * "Terminal <name>" on connect and to whatever title the program sets with
+ * an escape sequence; agents set such titles constantly, and a row of tabs
+ * named after their spinners is useless. The program's title goes to the
+ * caption (tooltip) instead.
+ */
+function pinTitle(content: Terminal, label: string, name: string): void {
+  const title = content.title;
+  title.label = label;
+  title.caption = `${label} (terminal ${name})`;
+  title.changed.connect(() => {
+    if (title.label !== label) {
+      const programTitle = title.label;
+      title.label = label;
+      title.caption = `${label}: ${programTitle} (terminal ${name})`;
+    }
+  });
+}
+
+/** Ask the server for a new agent terminal in `cwd` (relative to the server root). */
+export async function startAgentTerminal(
+  agentId: string,
+  cwd: string
+): Promise<string> {
+  const reply = await requestCoda<{ name: string }>(
+    `api/agents/${encodeURIComponent(agentId)}/terminals`,
+    { method: 'POST', body: JSON.stringify({ cwd }) }
+  );
+  return reply.name;
+}
+
+export function insertMode(split: boolean): DockLayout.InsertMode {
+  return split ? 'split-right' : 'tab-after';
+}
