@@ -12,7 +12,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # jlpm and jupyter-builder live in the venv; node comes from the system.
 export PATH := $(BIN):$(PATH)
 
-LAB_SOURCES := $(wildcard labextension/src/*.ts labextension/style/* labextension/schema/*.json) \
+LAB_SOURCES := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) \
 	labextension/package.json labextension/tsconfig.json
 BUILT_LAB := coda_jupyter/labextension/static/style.js
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

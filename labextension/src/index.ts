@@ -15,6 +15,8 @@ import { ITerminalTracker } from '@jupyterlab/terminal';
 import { ITranslator } from '@jupyterlab/translation';
 
 import { AgentRegistry } from './agents';
+import { setupPlugin } from './setup/plugin';
+import { ICodaAgents } from './tokens';
 import {
   AgentTerminalWidget,
   CORE_TERMINAL_PLUGIN,
@@ -38,10 +40,11 @@ interface IOpenArgs {
   cwd?: string;
 }
 
-const agentsPlugin: JupyterFrontEndPlugin<void> = {
+const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
   id: 'coda-jupyter:agents',
   description: 'Launcher tiles and terminals for coding agents.',
   autoStart: true,
+  provides: ICodaAgents,
   optional: [
     ILauncher,
     ICommandPalette,
@@ -210,7 +213,8 @@ const agentsPlugin: JupyterFrontEndPlugin<void> = {
     await refresh();
     // Installs finish in the background; a slow poll flips tiles to ready.
     window.setInterval(() => void refresh(), REFRESH_MS);
+    return registry;
   }
 };
 
-export default [agentsPlugin];
+export default [agentsPlugin, setupPlugin];

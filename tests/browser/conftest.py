@@ -13,7 +13,9 @@ from .lab import CHROMIUM, CHROMIUM_ARGS, Lab, chromium_available, running_lab
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps its event loop running while open,
+# which would break the pytest-jupyter tests that run after the browser ones.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not chromium_available():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs it with apt-get")

@@ -1,0 +1,194 @@
+import { Notification } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { AgentRegistry } from '../agents';
+import { ISetupStep, SetupModel, toEpochSeconds } from './model';
+
+const STATUS_TEXT: Record<string, string> = {
+  pending: 'pending',
+  waiting: 'waiting',
+  running: 'running',
+  done: 'done',
+  skipped: 'skipped',
+  failed: 'failed'
+};
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) {
+    return `${seconds.toFixed(1)} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+/**
+ * The Agents sidebar: installed agents with their versions, then every setup
+ * step with its state, elapsed time, error, log tail and a Retry button.
+ */
+export class AgentsPanel extends Widget {
+  private _agentsList = element('ul', 'coda-AgentsPanel-agents');
+  private _header = element('div', 'coda-AgentsPanel-header');
+  private _steps = element('ul', 'coda-AgentsPanel-steps');
+  private _extra = element('div', 'coda-AgentsPanel-extra');
+  private _ticker = 0;
+
+  constructor(
+    private _model: SetupModel,
+    private _registry: AgentRegistry
+  ) {
+    super();
+    this.id = 'coda-agents-panel';
+    this.addClass('coda-AgentsPanel');
+    this.title.caption = 'Coding agents: setup and status';
+    const agentsTitle = element('h3', 'coda-AgentsPanel-title', 'Agents');
+    const stepsTitle = element('h3', 'coda-AgentsPanel-title', 'Setup');
+    this.node.append(
+      agentsTitle,
+      this._agentsList,
+      stepsTitle,
+      this._header,
+      this._steps,
+      this._extra
+    );
+    _model.changed.connect(this._render, this);
+    _registry.changed.connect(this._renderAgents, this);
+    this._render();
+    this._renderAgents();
+  }
+
+  /** A slot below the steps for other concerns (gateway, credentials, sync). */
+  get extraNode(): HTMLElement {
+    return this._extra;
+  }
+
+  dispose(): void {
+    window.clearInterval(this._ticker);
+    super.dispose();
+  }
+
+  private _renderAgents(): void {
+    this._agentsList.replaceChildren(
+      ...this._registry.agents.map(agent => {
+        const item = element('li', 'coda-AgentsPanel-agent');
+        item.dataset.agent = agent.id;
+        item.dataset.installed = String(agent.installed);
+        item.append(
+          element('span', 'coda-AgentsPanel-agentLabel', agent.label),
+          element(
+            'span',
+            'coda-AgentsPanel-agentVersion',
+            agent.installed ? (agent.version ?? 'installed') : 'not installed'
+          )
+        );
+        return item;
+      })
+    );
+  }
+
+  private _render(): void {
+    const snapshot = this._model.snapshot;
+    window.clearInterval(this._ticker);
+    if (!snapshot) {
+      this._header.textContent = this._model.error
+        ? `Setup status unavailable: ${this._model.error}`
+        : 'Loading…';
+      return;
+    }
+    const { finished, total } = this._model.counts;
+    this._header.replaceChildren(
+      element(
+        'span',
+        'coda-AgentsPanel-overall',
+        `${STATUS_TEXT[snapshot.status] ?? snapshot.status} · ${finished}/${total}`
+      )
+    );
+    this._header.dataset.status = snapshot.status;
+    if (snapshot.steps.some(step => step.status === 'failed')) {
+      const retryAll = element('button', 'jp-Button jp-mod-styled jp-mod-reject', 'Retry failed');
+      retryAll.addEventListener('click', () => void this._retry());
+      this._header.append(retryAll);
+    }
+    this._steps.replaceChildren(...snapshot.steps.map(step => this._stepNode(step)));
+    if (snapshot.steps.some(step => step.status === 'running')) {
+      // Elapsed times tick between polls.
+      this._ticker = window.setInterval(() => this._tick(), 1000);
+    }
+  }
+
+  private _stepNode(step: ISetupStep): HTMLElement {
+    const item = element('li', 'coda-AgentsPanel-step');
+    item.dataset.step = step.id;
+    item.dataset.status = step.status;
+    const row = element('div', 'coda-AgentsPanel-stepRow');
+    row.append(
+      element('span', `coda-AgentsPanel-badge coda-mod-${step.status}`, STATUS_TEXT[step.status] ?? step.status),
+      element('span', 'coda-AgentsPanel-stepLabel', step.label),
+      element('span', 'coda-AgentsPanel-elapsed', this._elapsed(step))
+    );
+    item.append(row);
+    if (step.status === 'waiting' || step.status === 'skipped' || step.status === 'failed') {
+      if (step.error) {
+        item.append(element('div', 'coda-AgentsPanel-error', step.error));
+      }
+    }
+    if (step.status === 'failed') {
+      const retry = element('button', 'jp-Button jp-mod-styled jp-mod-accept', 'Retry');
+      retry.addEventListener('click', () => void this._retry(step.id));
+      item.append(retry);
+    }
+    if (step.log_tail) {
+      const details = element('details', 'coda-AgentsPanel-log');
+      details.append(element('summary', '', 'Log'), element('pre', '', step.log_tail));
+      item.append(details);
+    }
+    return item;
+  }
+
+  private _elapsed(step: ISetupStep): string {
+    if (step.duration_s !== null && step.status !== 'running') {
+      return formatSeconds(step.duration_s);
+    }
+    const started = toEpochSeconds(step.started_at);
+    if (step.status === 'running' && started !== null) {
+      return formatSeconds(Math.max(0, Date.now() / 1000 - started));
+    }
+    return '';
+  }
+
+  private _tick(): void {
+    for (const step of this._model.snapshot?.steps ?? []) {
+      if (step.status !== 'running') {
+        continue;
+      }
+      const node = this._steps.querySelector(
+        `[data-step="${CSS.escape(step.id)}"] .coda-AgentsPanel-elapsed`
+      );
+      if (node) {
+        node.textContent = this._elapsed(step);
+      }
+    }
+  }
+
+  private async _retry(step?: string): Promise<void> {
+    try {
+      await this._model.retry(step);
+    } catch (error) {
+      Notification.error(`Retry failed: ${(error as Error).message}`, {
+        autoClose: 6000
+      });
+    }
+  }
+}
