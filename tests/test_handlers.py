@@ -96,8 +96,9 @@ async def test_plain_terminal_environment_is_cleaned(
     await jp_fetch("coda", "api", "health")  # the extension prepares the manager lazily
     await jp_fetch("coda", "api", "agents")
     name = (await _json(await jp_fetch("api", "terminals", method="POST", body="{}")))["name"]
-    output = await read_terminal(name, until="]-done", send='echo "[${CLAUDECODE:-absent}]-done"\r')
-    assert "[absent]-done" in output
+    # The marker is computed by the shell so the echoed command cannot match it.
+    output = await read_terminal(name, until="]-42", send='echo "[${CLAUDECODE:-absent}]-$((40+2))"\r')
+    assert "[absent]-42" in output
 
 
 async def test_not_installed_agent_explains_and_leaves_shell(

@@ -15,6 +15,7 @@ import { ITerminalTracker } from '@jupyterlab/terminal';
 import { ITranslator } from '@jupyterlab/translation';
 
 import { AgentRegistry } from './agents';
+import { credentialsPlugin } from './credentials/plugin';
 import { setupPlugin } from './setup/plugin';
 import { ICodaAgents } from './tokens';
 import {
@@ -217,4 +218,4 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
   }
 };
 
-export default [agentsPlugin, setupPlugin];
+export default [agentsPlugin, setupPlugin, credentialsPlugin];
