@@ -50,6 +50,9 @@ def jp_server_config(jp_server_config: Any) -> dict[str, Any]:
         },
         "CodaApp": {
             "agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}},
+            # Real installs are tested on their own (tests/setup); here they would
+            # only slow every server start down.
+            "setup_builtin": False,
         },
     }
 

@@ -1,6 +1,9 @@
 """Claude Code (Anthropic)."""
 
+from .headless import HeadlessSpec
+from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec
+from .writers.claude import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
     id="claude",
@@ -9,4 +12,16 @@ SPEC = AgentSpec(
     argv=("claude",),
     icon_path=ICON_DIR / "claude.svg",
     install_hint="npm package @anthropic-ai/claude-code, installed into ~/.local by the setup engine",
+    headless=HeadlessSpec(
+        prompt_flag="-p",
+        permission_args={
+            "workspace": ("--permission-mode", "acceptEdits"),
+            "bypass": ("--dangerously-skip-permissions",),
+        },
+        notes="-p/--print runs one prompt and exits; bypass refuses to start as root outside a sandbox",
+    ),
+    # 2.1.197 is the newest release whose engines allow node 18/20; later ones need node 22.
+    install=NpmInstall("@anthropic-ai/claude-code", "2.1.197"),
+    config_writer=CONFIG_WRITER,
+    model_route="anthropic",
 )

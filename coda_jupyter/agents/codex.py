@@ -1,6 +1,9 @@
 """Codex CLI (OpenAI)."""
 
+from .headless import HeadlessSpec
+from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec
+from .writers.codex import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
     id="codex",
@@ -9,4 +12,16 @@ SPEC = AgentSpec(
     argv=("codex",),
     icon_path=ICON_DIR / "codex.svg",
     install_hint="npm package @openai/codex, installed into ~/.local by the setup engine",
+    headless=HeadlessSpec(
+        subcommand=("exec",),
+        fixed_args=("--skip-git-repo-check",),
+        permission_args={
+            "workspace": ("--sandbox", "workspace-write"),
+            "bypass": ("--dangerously-bypass-approvals-and-sandbox",),
+        },
+        notes="codex exec never asks for approvals; the sandbox mode bounds what it may do",
+    ),
+    install=NpmInstall("@openai/codex", "0.171.0"),
+    config_writer=CONFIG_WRITER,
+    model_route="openai",
 )

@@ -1,6 +1,9 @@
 """Gemini CLI (Google)."""
 
+from .headless import HeadlessSpec
+from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec
+from .writers.gemini import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
     id="gemini",
@@ -9,4 +12,15 @@ SPEC = AgentSpec(
     argv=("gemini",),
     icon_path=ICON_DIR / "gemini.svg",
     install_hint="npm package @google/gemini-cli, installed into ~/.local by the setup engine",
+    headless=HeadlessSpec(
+        prompt_flag="-p",
+        permission_args={
+            "workspace": ("--approval-mode", "auto_edit"),
+            "bypass": ("--approval-mode", "yolo"),
+        },
+        notes="-p runs headless; untrusted folders force the default approval mode",
+    ),
+    install=NpmInstall("@google/gemini-cli", "0.61.0"),
+    config_writer=CONFIG_WRITER,
+    model_route="gemini",
 )

@@ -119,6 +119,8 @@ def running_lab(
         f"--ServerApp.root_dir={dirs['root']}",
         f"--LabApp.workspaces_dir={dirs['workspaces']}",
         f"--LabApp.user_settings_dir={dirs['user-settings']}",
+        # Real installs have their own tests; here they would compete for the CPU.
+        "--CodaApp.setup_builtin=False",
         *(extra_args or []),
     ]
     if not extension_enabled:

@@ -1,0 +1,34 @@
+"""Config writers: one module per agent plus the shared ones.
+
+Each module exposes ``write(ctx) -> list[Path]`` and
+``update_token(ctx) -> list[Path]`` (both return the files they changed) and
+a ``WRITER`` bundling the two.  Agent writers are reached through
+``AgentSpec.config_writer``; the shared writers below are not tied to an
+agent and are run by the setup engine directly.
+"""
+
+from . import databricks, git, mlflow, skills
+from .context import (
+    DEFAULT_MCP_SERVERS,
+    ConfigContext,
+    ConfigWriter,
+    McpServer,
+    MlflowSettings,
+    Models,
+    model_endpoint,
+)
+from .merge import ConfigFileError
+
+SHARED_WRITERS: tuple[ConfigWriter, ...] = (databricks.WRITER, git.WRITER, skills.WRITER, mlflow.WRITER)
+
+__all__ = [
+    "DEFAULT_MCP_SERVERS",
+    "SHARED_WRITERS",
+    "ConfigContext",
+    "ConfigFileError",
+    "ConfigWriter",
+    "McpServer",
+    "MlflowSettings",
+    "Models",
+    "model_endpoint",
+]

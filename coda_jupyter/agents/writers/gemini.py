@@ -1,0 +1,75 @@
+"""Gemini CLI: ``~/.gemini/.env``, ``settings.json`` and ``trustedFolders.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .context import ConfigContext, ConfigWriter
+from .merge import (
+    SECRET_MODE,
+    child,
+    kept_mode,
+    merge_entry,
+    read_dotenv_keys,
+    update_dotenv,
+    update_json,
+)
+
+KEY_VARIABLE = "GEMINI_API_KEY"
+TRUST = "TRUST_FOLDER"
+
+
+def gemini_dir(ctx: ConfigContext) -> Path:
+    return ctx.home / ".gemini"
+
+
+def env_values(ctx: ConfigContext) -> dict[str, str | None]:
+    return {
+        "GEMINI_MODEL": ctx.models.gemini,
+        "GOOGLE_GEMINI_BASE_URL": ctx.endpoint("gemini"),
+        # Must stay unquoted: Gemini keeps quotes literally and then fails auth.
+        "GEMINI_API_KEY_AUTH_MECHANISM": "bearer",
+        KEY_VARIABLE: ctx.api_key,
+    }
+
+
+def write(ctx: ConfigContext) -> list[Path]:
+    changed: list[Path] = []
+    folder = gemini_dir(ctx)
+
+    env_path = folder / ".env"
+    if ctx.has_model_credentials and update_dotenv(env_path, env_values(ctx), SECRET_MODE):
+        changed.append(env_path)
+
+    def merge_settings(data: dict[str, Any]) -> None:
+        if ctx.has_model_credentials:
+            child(child(data, "security"), "auth")["selectedType"] = "gemini-api-key"
+            child(data, "model")["name"] = ctx.models.gemini
+        for server in ctx.mcp_servers:
+            # ``httpUrl`` is streamable HTTP; a plain ``url`` would mean SSE.
+            merge_entry(child(data, "mcpServers"), server.name, {"httpUrl": server.url})
+
+    settings = folder / "settings.json"
+    if update_json(settings, merge_settings, kept_mode(settings)):
+        changed.append(settings)
+
+    # Gemini silently ignores ~/.gemini/.env in folders it does not trust.
+    def merge_trust(data: dict[str, Any]) -> None:
+        for trusted in (ctx.home, ctx.home / "projects"):
+            data.setdefault(str(trusted), TRUST)
+
+    trusted_folders = folder / "trustedFolders.json"
+    if update_json(trusted_folders, merge_trust, kept_mode(trusted_folders)):
+        changed.append(trusted_folders)
+    return changed
+
+
+def update_token(ctx: ConfigContext) -> list[Path]:
+    path = gemini_dir(ctx) / ".env"
+    if not ctx.api_key or KEY_VARIABLE not in read_dotenv_keys(path):
+        return []
+    return [path] if update_dotenv(path, {KEY_VARIABLE: ctx.api_key}, SECRET_MODE) else []
+
+
+WRITER = ConfigWriter("gemini", write, update_token)

@@ -1,0 +1,80 @@
+"""Hermes Agent: ``~/.hermes/config.yaml`` (model, fallback, skills, MCP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .context import ConfigContext, ConfigWriter
+from .merge import SECRET_MODE, child, update_yaml
+from .skills import shared_skills_dir
+
+HEADER = "# Hermes Agent config. coda-jupyter merges its keys into this file; your other keys are kept.\n"
+MCP_TIMEOUT_S = 60
+
+
+def config_path(ctx: ConfigContext) -> Path:
+    return ctx.home / ".hermes" / "config.yaml"
+
+
+def _is_ours(entry: Any, ctx: ConfigContext, base_url: str) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("provider") == "custom"
+        and (entry.get("base_url") == base_url or entry.get("model") == ctx.models.hermes_fallback)
+    )
+
+
+def write(ctx: ConfigContext) -> list[Path]:
+    def merge(data: dict[str, Any]) -> None:
+        if ctx.has_model_credentials:
+            base_url = ctx.endpoint("mlflow")
+            child(data, "model").update(
+                {"default": ctx.models.hermes, "provider": "custom", "base_url": base_url, "api_key": ctx.api_key}
+            )
+            fallback = {
+                "provider": "custom",
+                "model": ctx.models.hermes_fallback,
+                "base_url": base_url,
+                "api_key": ctx.api_key,
+            }
+            current = data.get("fallback_providers")
+            others = [e for e in current if not _is_ours(e, ctx, base_url)] if isinstance(current, list) else []
+            data["fallback_providers"] = [fallback, *others]
+
+        skills = child(data, "skills")
+        external = skills.get("external_dirs")
+        external = list(external) if isinstance(external, list) else ([external] if external else [])
+        shared = str(shared_skills_dir(ctx))
+        if shared not in external:
+            external.append(shared)
+        skills["external_dirs"] = external
+
+        for server in ctx.mcp_servers:
+            entry = child(child(data, "mcp_servers"), server.name)
+            entry["url"] = server.url
+            entry.setdefault("timeout", MCP_TIMEOUT_S)
+
+    path = config_path(ctx)
+    return [path] if update_yaml(path, merge, SECRET_MODE, header=HEADER) else []
+
+
+def update_token(ctx: ConfigContext) -> list[Path]:
+    path = config_path(ctx)
+    if not ctx.api_key or not path.exists():
+        return []
+
+    base_url = ctx.endpoint("mlflow") if ctx.model_base else None
+
+    def swap(data: dict[str, Any]) -> None:
+        entries = [data.get("model"), *(data.get("fallback_providers") or [])]
+        for entry in entries:
+            # Only entries pointing at our endpoint: a custom provider the user
+            # added for another service keeps its own key.
+            if isinstance(entry, dict) and "api_key" in entry and entry.get("base_url") == base_url:
+                entry["api_key"] = ctx.api_key
+
+    return [path] if update_yaml(path, swap, SECRET_MODE, header=HEADER) else []
+
+
+WRITER = ConfigWriter("hermes", write, update_token)

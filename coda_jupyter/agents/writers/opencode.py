@@ -1,0 +1,116 @@
+"""OpenCode: ``~/.config/opencode/opencode.json`` and the key in
+``~/.local/share/opencode/auth.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .context import ConfigContext, ConfigWriter, is_serving_endpoints
+from .merge import SECRET_MODE, child, kept_mode, merge_entry, read_json_object, update_json
+
+PROVIDER_ID = "databricks"
+OPENAI_PROVIDER_ID = "databricks-openai"
+SCHEMA = "https://opencode.ai/config.json"
+
+# Context and output limits OpenCode needs per model (upstream's values).
+KNOWN_LIMITS: dict[str, tuple[int, int]] = {
+    "databricks-claude-opus-4-7": (200_000, 16_384),
+    "databricks-claude-opus-4-6": (200_000, 16_384),
+    "databricks-claude-sonnet-4-6": (200_000, 8_192),
+    "databricks-gemini-2-5-flash": (1_000_000, 8_192),
+    "databricks-gemini-2-5-pro": (1_000_000, 8_192),
+}
+DEFAULT_LIMIT = (200_000, 16_384)
+
+
+def config_path(ctx: ConfigContext) -> Path:
+    return ctx.home / ".config" / "opencode" / "opencode.json"
+
+
+def auth_path(ctx: ConfigContext) -> Path:
+    return ctx.home / ".local" / "share" / "opencode" / "auth.json"
+
+
+def _models(names: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name in names:
+        context, output = KNOWN_LIMITS.get(name, DEFAULT_LIMIT)
+        result[name] = {"limit": {"context": context, "output": output}}
+    return result
+
+
+def provider_ids(ctx: ConfigContext) -> list[str]:
+    """GPT models get their own OpenAI provider only on an AI Gateway, which
+    serves the OpenAI Responses route (upstream behaviour)."""
+    ids = [PROVIDER_ID]
+    if ctx.model_base and not is_serving_endpoints(ctx.model_base):
+        ids.append(OPENAI_PROVIDER_ID)
+    return ids
+
+
+def write(ctx: ConfigContext) -> list[Path]:
+    changed: list[Path] = []
+
+    def merge(data: dict[str, Any]) -> None:
+        data.setdefault("$schema", SCHEMA)
+        if ctx.has_model_credentials:
+            providers = child(data, "provider")
+            # The default model is always part of the provider's list (upstream
+            # pointed OpenCode at a model its provider did not declare).
+            names = list(dict.fromkeys([ctx.models.opencode, *KNOWN_LIMITS]))
+            _merge_provider(
+                providers, PROVIDER_ID, "@ai-sdk/openai-compatible", "Databricks", ctx.endpoint("mlflow"), names
+            )
+            if OPENAI_PROVIDER_ID in provider_ids(ctx):
+                _merge_provider(
+                    providers,
+                    OPENAI_PROVIDER_ID,
+                    "@ai-sdk/openai",
+                    "Databricks (OpenAI models)",
+                    ctx.endpoint("openai"),
+                    [ctx.models.codex],
+                )
+            data["model"] = f"{PROVIDER_ID}/{ctx.models.opencode}"
+        for server in ctx.mcp_servers:
+            merge_entry(child(data, "mcp"), server.name, {"type": "remote", "url": server.url, "enabled": True})
+
+    path = config_path(ctx)
+    if update_json(path, merge, kept_mode(path)):
+        changed.append(path)
+    if ctx.has_model_credentials:
+        changed += _write_keys(ctx, provider_ids(ctx))
+    return changed
+
+
+def _merge_provider(
+    providers: dict[str, Any], provider_id: str, npm: str, name: str, base_url: str, models: list[str]
+) -> None:
+    provider = child(providers, provider_id)
+    provider["npm"] = npm
+    provider.setdefault("name", name)
+    child(provider, "options")["baseURL"] = base_url
+    declared = child(provider, "models")
+    for model, spec in _models(models).items():
+        declared.setdefault(model, spec)
+
+
+def _write_keys(ctx: ConfigContext, ids: list[str]) -> list[Path]:
+    def merge(data: dict[str, Any]) -> None:
+        for provider_id in ids:
+            data[provider_id] = {"type": "api", "key": ctx.api_key}
+
+    path = auth_path(ctx)
+    return [path] if update_json(path, merge, SECRET_MODE) else []
+
+
+def update_token(ctx: ConfigContext) -> list[Path]:
+    """Rewrite the key of every provider entry we own that holds one."""
+    if not ctx.api_key:
+        return []
+    existing = read_json_object(auth_path(ctx))
+    ours = [pid for pid in (PROVIDER_ID, OPENAI_PROVIDER_ID) if isinstance(existing.get(pid), dict)]
+    return _write_keys(ctx, ours) if ours else []
+
+
+WRITER = ConfigWriter("opencode", write, update_token)

@@ -1,0 +1,495 @@
+"""The local model gateway: a loopback reverse proxy that signs every request with the current token.
+
+Agents that run for hours cache their API key; a rotated Databricks token
+would break them. They get a local key instead and talk to this gateway,
+which looks the real token up again for every request. It runs on the
+server's own event loop so it needs no process, port manager or framework
+beyond tornado.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from tornado import httputil
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpserver import HTTPServer
+from tornado.iostream import StreamClosedError
+from tornado.netutil import bind_sockets
+from tornado.simple_httpclient import HTTPTimeoutError
+from tornado.web import Application, RequestHandler, stream_request_body
+
+from . import filter as content_filter
+from .routes import ROUTES, Route
+
+log = logging.getLogger("coda_jupyter.gateway")
+
+NO_CREDENTIALS = "Databricks credentials are not configured — open JupyterLab and paste a token"
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+# RFC 9110 hop-by-hop headers, plus those the gateway recomputes itself.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
+    }
+)
+# Client credentials (the local key) must never reach the upstream; cookies for
+# 127.0.0.1 are shared with Jupyter itself, so none cross in either direction.
+_CLIENT_AUTH = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie"})
+_RESPONSE_DROP = frozenset({"set-cookie"})
+# Gemini clients may send their key as ``?key=``.
+_KEY_QUERY_PARAM = "key"
+
+
+class ModelGateway:
+    """Owns the loopback HTTP server, the upstream HTTP client and the counters shown in status.
+
+    ``upstream`` and ``token`` are called on every request: discovery and
+    rotation take effect without restarting anything. ``idle_timeout`` bounds
+    silence from the upstream (before the headers and between chunks), not
+    the length of a response: a model may stream for many minutes.
+    """
+
+    def __init__(
+        self,
+        *,
+        upstream: Callable[[Route], str | None],
+        token: Callable[[], str | None],
+        local_key: str,
+        port: int = 0,
+        max_body_size: int = DEFAULT_MAX_BODY,
+        idle_timeout: float = 300.0,
+        max_duration: float = 3600.0,
+        routes: tuple[Route, ...] = ROUTES,
+    ) -> None:
+        if not local_key:
+            raise ValueError("the gateway needs a non-empty local key")
+        self.upstream = upstream
+        self.token = token
+        self.local_key = local_key
+        self.max_body_size = max_body_size
+        self.idle_timeout = idle_timeout
+        self.max_duration = max_duration
+        self.routes = {route.name: route for route in routes}
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: HTTPServer | None = None
+        self._client: AsyncHTTPClient | None = None
+        self.requests_served = 0
+        self.errors = 0
+        self.last_error: dict[str, Any] | None = None
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 on the running loop; with port 0 the OS picks and :attr:`port` tells."""
+        if self._server is not None:
+            return
+        sockets = bind_sockets(self._requested_port, "127.0.0.1")
+        app = Application(
+            [(r"/(?P<route>[A-Za-z0-9_.-]+)(?P<rest>/.*)?", _ProxyHandler, {"gateway": self})],
+            log_function=_quiet_log,
+        )
+        # The body limit is enforced by the handler so that clients get a 413;
+        # the transport limit only stops runaway chunked uploads early.
+        self._server = HTTPServer(app, max_body_size=self.max_body_size * 2 + 1024)
+        self._server.add_sockets(sockets)
+        self._port = sockets[0].getsockname()[1]
+        self._client = AsyncHTTPClient(
+            force_instance=True, max_clients=64, max_body_size=1 << 40, max_buffer_size=1 << 26
+        )
+        log.info("model gateway listening on 127.0.0.1:%s", self._port)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.stop()
+        await self._server.close_all_connections()
+        if self._client is not None:
+            self._client.close()
+        self._server = self._client = None
+        self._port = None
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    def url(self, route_name: str) -> str:
+        """The base URL an agent's config should use for ``route_name``."""
+        if self._port is None:
+            raise RuntimeError("the gateway is not running")
+        if route_name not in self.routes:
+            raise KeyError(route_name)
+        return f"http://127.0.0.1:{self._port}/{route_name}"
+
+    def status(self) -> dict[str, Any]:
+        """Everything the UI shows about the gateway; by construction it holds no credential."""
+        routes = []
+        for route in self.routes.values():
+            routes.append(
+                {
+                    "name": route.name,
+                    "description": route.description,
+                    "url": self.url(route.name) if self._port else None,
+                    "upstream": _safe_upstream(self.upstream, route),
+                    "content_filter": route.content_filter,
+                }
+            )
+        return {
+            "running": self._server is not None,
+            "port": self._port,
+            "routes": routes,
+            "requests_served": self.requests_served,
+            "errors": self.errors,
+            "last_error": dict(self.last_error) if self.last_error else None,
+        }
+
+    # -- bookkeeping used by the handler
+
+    def client(self) -> AsyncHTTPClient:
+        if self._client is None:
+            raise RuntimeError("the gateway is not running")
+        return self._client
+
+    def record(self, route: str, status: int, message: str | None) -> None:
+        self.requests_served += 1
+        if status >= 400:
+            self.errors += 1
+            self.last_error = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "route": route,
+                "status": status,
+                "message": message or httputil.responses.get(status, "error"),
+            }
+
+    def key_matches(self, presented: str | None) -> bool:
+        return presented is not None and hmac.compare_digest(presented.encode(), self.local_key.encode())
+
+
+def _safe_upstream(upstream: Callable[[Route], str | None], route: Route) -> str | None:
+    try:
+        return upstream(route)
+    except Exception:  # status must render even if discovery is broken
+        log.exception("resolving the upstream for route %s failed", route.name)
+        return None
+
+
+def _quiet_log(handler: RequestHandler) -> None:
+    """Access logs at debug only: agents poll, and Jupyter's log is for people."""
+    log.debug("%s %s %s", handler.get_status(), handler.request.method, handler.request.path)
+
+
+@stream_request_body
+class _ProxyHandler(RequestHandler):
+    """One proxied exchange. The body is read into memory (it is bounded); the response streams."""
+
+    SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def initialize(self, gateway: ModelGateway) -> None:
+        self.gateway = gateway
+        self.route: Route | None = None
+        self.body = bytearray()
+        self.rejected = False
+        self.relay: _Relay | None = None
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+
+    async def prepare(self) -> None:
+        self.route = self.gateway.routes.get(self.path_kwargs["route"])
+        if self.route is None:
+            return self._reject(404, f"no gateway route {self.path_kwargs['route']!r}")
+        if not self._authenticated():
+            return self._reject(401, "missing or wrong local gateway key")
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self.gateway.max_body_size:
+            return self._reject(413, f"request body exceeds {self.gateway.max_body_size} bytes")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.rejected:
+            return
+        self.body += chunk
+        if len(self.body) > self.gateway.max_body_size:
+            self.body = bytearray()
+            self._reject(413, f"request body exceeds {self.gateway.max_body_size} bytes")
+
+    def _authenticated(self) -> bool:
+        headers = self.request.headers
+        authorization = headers.get("Authorization", "")
+        scheme, _, credential = authorization.partition(" ")
+        candidates = [
+            credential.strip() if scheme.lower() == "bearer" else None,
+            headers.get("x-api-key"),
+            headers.get("x-goog-api-key"),
+            self.get_query_argument(_KEY_QUERY_PARAM, None),
+        ]
+        return any(self.gateway.key_matches(candidate) for candidate in candidates)
+
+    def _reject(self, status: int, message: str) -> None:
+        self.rejected = True
+        self._send_error(status, message)
+
+    def _send_error(self, status: int, message: str) -> None:
+        if self._finished:
+            return
+        self.gateway.record(self.route.name if self.route else "-", status, message)
+        if self._headers_written:
+            # Mid-stream failure: cutting the connection is the only honest signal left.
+            self.request.connection.close()  # type: ignore[union-attr]
+            self._finished = True
+            return
+        self.clear()
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
+
+    async def get(self, route: str, rest: str | None) -> None:
+        await self._proxy(rest or "")
+
+    post = put = patch = delete = get
+
+    def on_connection_close(self) -> None:
+        if self.relay is not None:
+            self.relay.abort("client disconnected")
+
+    async def _proxy(self, rest: str) -> None:
+        if self.rejected or self._finished:
+            return
+        assert self.route is not None
+        token = (self.gateway.token() or "").strip()
+        if not token:
+            return self._send_error(401, NO_CREDENTIALS)
+        base = _safe_upstream(self.gateway.upstream, self.route)
+        if not base:
+            return self._send_error(503, f"no upstream is configured for route {self.route.name!r}")
+        body = bytes(self.body)
+        if self.route.content_filter:
+            body = _filter_request(body, self.request.headers.get("Content-Type", ""))
+        request = HTTPRequest(
+            base.rstrip("/") + rest + _forwarded_query(self.request.query),
+            method=self.request.method or "POST",
+            headers=_upstream_headers(self.request.headers, token, self.route.content_filter),
+            body=body if body or self.request.method in ("POST", "PUT", "PATCH") else None,
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            decompress_response=False,
+            connect_timeout=self.gateway.idle_timeout,
+            request_timeout=self.gateway.max_duration,
+        )
+        self.relay = _Relay(self, self.route.content_filter)
+        await self.relay.run(request)
+
+
+class _Relay:
+    """Copies one upstream response to the client as it arrives, with back-pressure from the client."""
+
+    def __init__(self, handler: _ProxyHandler, repair: bool) -> None:
+        self.handler = handler
+        self.gateway = handler.gateway
+        self.repair = repair
+        self.header_lines: list[str] = []
+        self.status: int | None = None
+        self.sse_fixer: content_filter.SSEResponseFixer | None = None
+        self.json_buffer: bytearray | None = None
+        self.aborted: str | None = None
+        self.loop = asyncio.get_running_loop()
+        self.last_activity = self.loop.time()
+        self.stopped: asyncio.Future[None] = self.loop.create_future()
+        self.watchdog: asyncio.TimerHandle | None = None
+
+    async def run(self, request: HTTPRequest) -> None:
+        request.header_callback = self._header_line
+        request.streaming_callback = self._chunk
+        fetch = asyncio.ensure_future(self.gateway.client().fetch(request, raise_error=False))
+        self.watchdog = self.loop.call_later(self.gateway.idle_timeout, self._check_idle)
+        try:
+            await asyncio.wait({fetch, self.stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if self.watchdog is not None:
+                self.watchdog.cancel()
+        if self.aborted is not None:
+            # The upstream connection is torn down by the next callback; its
+            # outcome is of no interest any more.
+            fetch.add_done_callback(_consume)
+            return self._fail(self.aborted)
+        try:
+            fetch.result()
+        except HTTPTimeoutError as exc:
+            return self._fail_timeout(str(exc))
+        except (HTTPClientError, OSError, StreamClosedError) as exc:
+            return self._fail_unreachable(exc)
+        self._complete()
+
+    def abort(self, reason: str) -> None:
+        if self.aborted is None:
+            self.aborted = reason
+        if not self.stopped.done():
+            self.stopped.set_result(None)
+
+    def _check_idle(self) -> None:
+        quiet = self.loop.time() - self.last_activity
+        if quiet >= self.gateway.idle_timeout:
+            self.abort(f"upstream sent nothing for {self.gateway.idle_timeout:g} s")
+        else:
+            self.watchdog = self.loop.call_later(self.gateway.idle_timeout - quiet, self._check_idle)
+
+    # -- tornado client callbacks
+
+    def _header_line(self, line: str) -> None:
+        self.last_activity = self.loop.time()
+        if self.aborted:
+            return  # the first body chunk tears the connection down
+        if line.strip():
+            self.header_lines.append(line)
+            return
+        start = httputil.parse_response_start_line(self.header_lines[0].strip())
+        headers = httputil.HTTPHeaders.parse("".join(self.header_lines[1:]))
+        self.header_lines = []
+        if start.code < 200:
+            return
+        self.status = start.code
+        self._start_response(start.code, start.reason, headers)
+
+    def _start_response(self, code: int, reason: str, headers: httputil.HTTPHeaders) -> None:
+        handler = self.handler
+        content_type = headers.get("Content-Type", "")
+        modify = self.repair and code < 300
+        if modify and content_type.startswith("text/event-stream"):
+            self.sse_fixer = content_filter.SSEResponseFixer()
+        elif modify and content_type.startswith("application/json"):
+            self.json_buffer = bytearray()
+        handler.clear()
+        handler.clear_header("Content-Type")
+        handler.set_status(code, reason or httputil.responses.get(code, "Unknown"))
+        for name, value in headers.get_all():
+            lowered = name.lower()
+            if lowered in _HOP_BY_HOP or lowered in _RESPONSE_DROP:
+                continue
+            handler.add_header(name, value)
+        if not (self.sse_fixer or self.json_buffer is not None) and "Content-Length" in headers:
+            handler.set_header("Content-Length", headers["Content-Length"])
+        if self.json_buffer is None:
+            handler.flush()
+
+    def _chunk(self, chunk: bytes) -> Awaitable[None] | None:
+        self.last_activity = self.loop.time()
+        if self.aborted:
+            raise _Aborted("relay aborted")
+        if self.json_buffer is not None:
+            self.json_buffer += chunk
+            return None
+        if self.sse_fixer is not None:
+            chunk = self.sse_fixer.feed(chunk)
+            if not chunk:
+                return None
+        return self._send(chunk)
+
+    def _send(self, data: bytes) -> Awaitable[None] | None:
+        handler = self.handler
+        if handler._finished or not data:
+            return None
+        handler.write(data)
+        # Returning the flush future makes the upstream read wait for the client.
+        return handler.flush()
+
+    # -- endings
+
+    def _complete(self) -> None:
+        handler = self.handler
+        if self.status is None:
+            return self._fail_unreachable(RuntimeError("upstream sent no response"))
+        if self.sse_fixer is not None:
+            self._send(self.sse_fixer.close())
+        elif self.json_buffer is not None:
+            handler.write(_fix_json(bytes(self.json_buffer)))
+        message = None if self.status < 400 else f"upstream answered {self.status}"
+        self.gateway.record(handler.route.name if handler.route else "-", self.status, message)
+        if self.status >= 400:
+            log.warning("upstream answered %s on route %s", self.status, handler.route.name if handler.route else "-")
+        if not handler._finished:
+            handler.finish()
+
+    def _fail(self, reason: str) -> None:
+        if self.aborted == "client disconnected":
+            self.gateway.record(self.handler.route.name if self.handler.route else "-", 499, reason)
+            self.handler._finished = True
+            return
+        self._fail_timeout(reason)
+
+    def _fail_timeout(self, detail: str) -> None:
+        log.warning("model gateway upstream timeout: %s", detail)
+        self.handler._send_error(504, f"upstream timed out ({detail})")
+
+    def _fail_unreachable(self, exc: BaseException) -> None:
+        log.warning("model gateway upstream unreachable: %s", exc)
+        self.handler._send_error(502, f"upstream unreachable ({type(exc).__name__}: {exc})")
+
+
+class _Aborted(httputil.HTTPInputError):
+    """Raised from the streaming callback so that tornado drops an upstream connection nobody reads.
+
+    An ``HTTPInputError`` because tornado closes the connection quietly for
+    those, where any other exception is logged as a crash.
+    """
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _upstream_headers(incoming: httputil.HTTPHeaders, token: str, repair: bool) -> httputil.HTTPHeaders:
+    connection_listed = {part.strip().lower() for part in incoming.get("Connection", "").split(",")}
+    headers = httputil.HTTPHeaders()
+    for name, value in incoming.get_all():
+        lowered = name.lower()
+        if lowered in _HOP_BY_HOP or lowered in _CLIENT_AUTH or lowered in connection_listed:
+            continue
+        if repair and lowered == "accept-encoding":
+            continue  # the filter needs plain bytes to parse
+        headers.add(name, value)
+    headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _forwarded_query(query: str) -> str:
+    if not query:
+        return ""
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != _KEY_QUERY_PARAM]
+    return "?" + urlencode(kept) if kept else ""
+
+
+def _filter_request(body: bytes, content_type: str) -> bytes:
+    if not body or (content_type and "json" not in content_type):
+        return body
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body  # let the upstream explain what is wrong with it
+    return json.dumps(content_filter.sanitize_request(parsed)).encode()
+
+
+def _fix_json(body: bytes) -> bytes:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(content_filter.fix_response(parsed)).encode()

@@ -1,0 +1,210 @@
+"""``POST coda/api/uploads``: images pasted or dropped onto a terminal.
+
+The saved path is typed into the terminal, so a coding agent can read the
+image from disk. The body is streamed so the size limit is enforced on bytes
+as they arrive, not after an unbounded buffer has been built.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import filetype
+from jupyter_server.auth.decorator import authorized
+from tornado import httputil, web
+from tornado.ioloop import PeriodicCallback
+from traitlets import Float, Int, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from .base import CodaAPIHandler
+
+# Room for the multipart boundaries and part headers around the file itself.
+_MULTIPART_OVERHEAD = 64 * 1024
+_MAX_NAME_LENGTH = 100
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sanitise_name(original: str, fallback_extension: str) -> str:
+    """A file name that is safe on its own: no folders, no hidden files, ASCII only."""
+    base = re.split(r"[\\/]", original)[-1]
+    cleaned = _UNSAFE_NAME_CHARS.sub("_", base).strip("._")
+    cleaned = cleaned[-_MAX_NAME_LENGTH:].lstrip("._")
+    return cleaned or f"upload.{fallback_extension}"
+
+
+class UploadStore(LoggingConfigurable):
+    """Where uploads go, what is accepted, and how long files are kept."""
+
+    directory = Unicode(
+        "", help="Folder for uploads; empty means ~/uploads of the server's user."
+    ).tag(config=True)
+
+    max_size = Int(
+        32 * 1024 * 1024,
+        help="Largest accepted upload in bytes (Claude Code reads files up to about 30 MB); larger gives 413.",
+    ).tag(config=True)
+
+    allowed_types = List(
+        Unicode(),
+        default_value=["image/*"],
+        help="MIME types (shell patterns) accepted, checked against the type sniffed from the bytes.",
+    ).tag(config=True)
+
+    max_age = Float(
+        7 * 24 * 3600.0, help="Seconds an upload is kept before cleanup removes it; 0 keeps them forever."
+    ).tag(config=True)
+
+    cleanup_interval = Float(3600.0, help="Seconds between two cleanup sweeps.").tag(config=True)
+
+    _sweeper: PeriodicCallback | None = None
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.directory).expanduser() if self.directory else Path.home() / "uploads"
+
+    def accepts(self, mime: str) -> bool:
+        return any(fnmatch.fnmatchcase(mime, pattern) for pattern in self.allowed_types)
+
+    def save(self, original_name: str, data: bytes, extension: str) -> Path:
+        """Write ``data`` under a fresh ``<8 hex>_<name>``; never replaces an existing file."""
+        folder = self.folder
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = sanitise_name(original_name, extension)
+        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp", dir=folder)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            while True:
+                target = folder / f"{secrets.token_hex(4)}_{name}"
+                if target.parent != folder:
+                    raise web.HTTPError(400, "upload name is not a plain file name")
+                try:
+                    # link() fails if the name exists, so two uploads can never
+                    # overwrite each other, and readers only see complete files.
+                    os.link(tmp, target)
+                    return target
+                except FileExistsError:
+                    continue
+        finally:
+            os.unlink(tmp)
+
+    def sweep(self, now: float | None = None) -> list[Path]:
+        """Remove uploads older than ``max_age``; return what was removed."""
+        if self.max_age <= 0 or not self.folder.is_dir():
+            return []
+        cutoff = (time.time() if now is None else now) - self.max_age
+        removed = []
+        for entry in self.folder.iterdir():
+            try:
+                if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed.append(entry)
+            except OSError as err:
+                self.log.warning("coda-jupyter: could not remove old upload %s: %s", entry.name, err)
+        if removed:
+            self.log.info("coda-jupyter: removed %d old upload(s)", len(removed))
+        return removed
+
+    def start(self) -> None:
+        """Sweep now and then every ``cleanup_interval`` seconds (needs a running event loop)."""
+        if self._sweeper is not None:
+            return
+        self.sweep()
+        self._sweeper = PeriodicCallback(self.sweep, self.cleanup_interval * 1000)
+        self._sweeper.start()
+
+    def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+
+
+@web.stream_request_body
+class UploadsHandler(CodaAPIHandler):
+    auth_resource = "coda:uploads"
+
+    _body: bytearray
+    _too_large: bool
+
+    @property
+    def store(self) -> UploadStore:
+        return self.coda.uploads
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        self._body = bytearray()
+        self._too_large = False
+        await super().prepare()
+        if self.request.method != "POST":
+            return
+        # Refuse before reading a byte from anyone who may not upload.
+        if self.current_user is None:
+            raise web.HTTPError(403, "not authenticated")
+        limit = self.store.max_size + _MULTIPART_OVERHEAD
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise web.HTTPError(413, self._too_large_message())
+        # The server-wide max_body_size would otherwise cut the connection
+        # (no status at all) before this handler could answer 413.
+        self.request.connection.set_max_body_size(limit + 1)  # type: ignore[union-attr]
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._too_large:
+            return
+        if len(self._body) + len(chunk) > self.store.max_size + _MULTIPART_OVERHEAD:
+            # Keep reading (and dropping) so the client gets a 413, not a reset.
+            self._too_large = True
+            self._body = bytearray()
+            return
+        self._body.extend(chunk)
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        if self._too_large:
+            raise web.HTTPError(413, self._too_large_message())
+        upload = self._file_part()
+        data = upload["body"]
+        if len(data) > self.store.max_size:
+            raise web.HTTPError(413, self._too_large_message())
+        kind = filetype.guess(data)
+        if kind is None or not self.store.accepts(kind.mime):
+            found = kind.mime if kind else "unrecognised data"
+            raise web.HTTPError(
+                415, f"{found} is not accepted; allowed: {', '.join(self.store.allowed_types)}"
+            )
+        path = self.store.save(upload.get("filename", ""), data, kind.extension)
+        self.log.info("coda-jupyter: saved upload %s (%d bytes, %s)", path.name, len(data), kind.mime)
+        self.write_json({"path": str(path)}, status=201)
+
+    def _file_part(self) -> httputil.HTTPFile:
+        content_type = self.request.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise web.HTTPError(400, "send the image as multipart/form-data with a field named 'file'")
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[httputil.HTTPFile]] = {}
+        httputil.parse_body_arguments(content_type, bytes(self._body), arguments, files)
+        parts = files.get("file")
+        if not parts and arguments.get("file"):
+            # A part without a filename is parsed as a plain field; its bytes
+            # are still the upload, it just gets a generated name.
+            parts = [httputil.HTTPFile(filename="", body=arguments["file"][0], content_type="")]
+        if not parts:
+            raise web.HTTPError(400, "no file provided: the multipart field 'file' is missing")
+        if not parts[0]["body"]:
+            raise web.HTTPError(400, "the uploaded file is empty")
+        return parts[0]
+
+    def _too_large_message(self) -> str:
+        return f"upload is larger than the limit of {self.store.max_size} bytes"
+
+
+ROUTES: list[tuple[str, type]] = [(r"/coda/api/uploads", UploadsHandler)]

@@ -1,0 +1,43 @@
+"""Shared fixtures for the config writer tests: a throwaway HOME and contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coda_jupyter.agents.writers import ConfigContext
+
+from .helpers import HOST, SERVING_BASE, TOKEN
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_ctx(home: Path) -> Callable[..., ConfigContext]:
+    def build(**overrides: Any) -> ConfigContext:
+        fields: dict[str, Any] = {
+            "home": home,
+            "model_base": SERVING_BASE,
+            "api_key": TOKEN,
+            "host": HOST,
+            "databricks_token": TOKEN,
+            "user_email": "jane.doe@example.com",
+        }
+        fields.update(overrides)
+        return ConfigContext(**fields)
+
+    return build
+
+
+@pytest.fixture
+def local_ctx(make_ctx: Callable[..., ConfigContext]) -> ConfigContext:
+    """Local mode without Databricks: no model base, key or host."""
+    return make_ctx(model_base=None, api_key=None, host=None, databricks_token=None)

@@ -1,0 +1,36 @@
+"""Constants and helpers shared by the config writer tests."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+HOST = "https://adb-123.4.azuredatabricks.net"
+SERVING_BASE = f"{HOST}/serving-endpoints"
+GATEWAY_BASE = "https://123.ai-gateway.cloud.databricks.com"
+TOKEN = "dapi-test-token-1"
+ROTATED = "dapi-test-token-2"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def snapshot(root: Path) -> dict[str, bytes | str]:
+    """Every file (bytes) and symlink (target) under ``root``."""
+    result: dict[str, bytes | str] = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_symlink():
+            result[key] = "-> " + str(path.readlink())
+        elif path.is_file():
+            result[key] = path.read_bytes()
+    return result
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    return [
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink() and needle.encode() in p.read_bytes()
+    ]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from coda_jupyter.agents.writers import ConfigContext, McpServer
+from coda_jupyter.agents.writers import claude
+
+from .helpers import GATEWAY_BASE, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
+    changed = claude.write(make_ctx())
+    assert sorted(changed) == sorted([home / ".claude" / "settings.json", home / ".claude.json"])
+    assert read(home / ".claude" / "settings.json") == {
+        "env": {
+            "ANTHROPIC_MODEL": "databricks-claude-opus-4-7",
+            "ANTHROPIC_BASE_URL": f"{SERVING_BASE}/anthropic",
+            "ANTHROPIC_AUTH_TOKEN": TOKEN,
+            "ANTHROPIC_DEFAULT_OPUS_MODEL": "databricks-claude-opus-4-7",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL": "databricks-claude-sonnet-4-6",
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL": "databricks-claude-haiku-4-5",
+            "ANTHROPIC_CUSTOM_HEADERS": "x-databricks-use-coding-agent-mode: true",
+            "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS": "1",
+        }
+    }
+    assert read(home / ".claude.json") == {
+        "mcpServers": {
+            "deepwiki": {"type": "http", "url": "https://mcp.deepwiki.com/mcp"},
+            "exa": {"type": "http", "url": "https://mcp.exa.ai/mcp"},
+        },
+        "hasCompletedOnboarding": True,
+    }
+    assert mode(home / ".claude" / "settings.json") == 0o600
+    assert mode(home / ".claude.json") == 0o600
+
+
+def test_gateway_base(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
+    claude.write(make_ctx(model_base=GATEWAY_BASE))
+    env = read(home / ".claude" / "settings.json")["env"]
+    assert env["ANTHROPIC_BASE_URL"] == f"{GATEWAY_BASE}/anthropic"
+
+
+def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(
+        json.dumps(
+            {
+                "permissions": {"allow": ["Bash(ls)"]},
+                "env": {"MY_VAR": "1", "ANTHROPIC_MODEL": "old-model", "ANTHROPIC_AUTH_TOKEN": "stale"},
+            }
+        )
+    )
+    (home / ".claude.json").write_text(
+        json.dumps(
+            {
+                "userID": "abc",
+                "projects": {"/x": {"allowedTools": []}},
+                "mcpServers": {
+                    "mine": {"type": "stdio", "command": "my-mcp"},
+                    "exa": {"type": "sse", "url": "https://old", "headers": {"x-api-key": "k"}},
+                },
+            }
+        )
+    )
+    claude.write(make_ctx())
+    data = read(settings)
+    assert data["permissions"] == {"allow": ["Bash(ls)"]}
+    assert data["env"]["MY_VAR"] == "1"
+    assert data["env"]["ANTHROPIC_MODEL"] == "databricks-claude-opus-4-7"
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == TOKEN
+    state = read(home / ".claude.json")
+    assert state["userID"] == "abc" and state["projects"] == {"/x": {"allowedTools": []}}
+    assert state["mcpServers"]["mine"] == {"type": "stdio", "command": "my-mcp"}
+    # Our fields are set; a header the user added to the same server stays.
+    assert state["mcpServers"]["exa"] == {"type": "http", "url": "https://mcp.exa.ai/mcp", "headers": {"x-api-key": "k"}}
+
+
+def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
+    ctx = make_ctx(mcp_servers=(McpServer("deepwiki", "https://mcp.deepwiki.com/mcp"),))
+    claude.write(ctx)
+    before = snapshot(home)
+    assert claude.write(ctx) == []
+    assert snapshot(home) == before
+    assert list(read(home / ".claude.json")["mcpServers"]) == ["deepwiki"]
+
+
+def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path) -> None:
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    own = {"env": {"ANTHROPIC_API_KEY_HELPER": "x"}, "model": "opus"}
+    settings.write_text(json.dumps(own))
+    (home / ".claude.json").write_text(json.dumps({"oauthAccount": {"emailAddress": "me@x"}}))
+    changed = claude.write(local_ctx)
+    assert changed == [home / ".claude.json"]
+    assert read(settings) == own
+    state = read(home / ".claude.json")
+    assert state["oauthAccount"] == {"emailAddress": "me@x"}
+    assert "hasCompletedOnboarding" not in state
+    assert set(state["mcpServers"]) == {"deepwiki", "exa"}
+
+
+def test_token_update_rewrites_only_the_token(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
+    claude.write(make_ctx())
+    settings = home / ".claude" / "settings.json"
+    before = read(settings)
+    state_before = (home / ".claude.json").read_bytes()
+    assert claude.update_token(make_ctx(api_key=ROTATED)) == [settings]
+    after = read(settings)
+    assert after["env"].pop("ANTHROPIC_AUTH_TOKEN") == ROTATED
+    before["env"].pop("ANTHROPIC_AUTH_TOKEN")
+    assert after == before
+    assert (home / ".claude.json").read_bytes() == state_before
+    assert claude.update_token(make_ctx(api_key=ROTATED)) == []
+    assert mode(settings) == 0o600
+
+
+def test_token_update_never_adds_a_token_the_user_did_not_have(
+    make_ctx: Callable[..., ConfigContext], home: Path
+) -> None:
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"env": {}}')
+    assert claude.update_token(make_ctx()) == []
+    assert claude.update_token(make_ctx(api_key=None)) == []
