@@ -69,5 +69,40 @@ $(STAMPS)/chromium:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
+# Databricks App deployment through the Databricks CLI (see docs/deployment.md).
+APP_NAME ?= coda-jupyter
+PROFILE ?= DEFAULT
+DATABRICKS ?= databricks
+DBX = $(DATABRICKS) --profile $(PROFILE)
+APP_STAGE := build/app
+
+deploy: $(BUILT_LAB) $(STAMPS)/toolchain ## build, upload and deploy the Databricks App $$APP_NAME (CLI profile $$PROFILE)
+	rm -rf $(APP_STAGE) && mkdir -p $(APP_STAGE)
+	$(BIN)/pip install --quiet build
+	$(BIN)/python -m build --wheel --outdir $(APP_STAGE) .
+	cp app.yaml $(APP_STAGE)/
+	cd $(APP_STAGE) && ls coda_jupyter-*.whl | sed 's|^|./|' > requirements.txt
+	@set -euo pipefail; \
+	email=$$($(DBX) current-user me --output json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["userName"])'); \
+	src="/Workspace/Users/$$email/apps/$(APP_NAME)"; \
+	echo "Uploading $(APP_STAGE) to $$src"; \
+	$(DBX) workspace mkdirs "$$src"; \
+	$(DBX) workspace import-dir $(APP_STAGE) "$$src" --overwrite; \
+	if ! $(DBX) apps get $(APP_NAME) > /dev/null 2>&1; then \
+	  echo "Creating app $(APP_NAME) (waits for its compute)"; \
+	  $(DBX) apps create $(APP_NAME) --description "Coding agents in JupyterLab"; \
+	fi; \
+	$(DBX) apps deploy $(APP_NAME) --source-code-path "$$src"
+	@$(MAKE) --no-print-directory app-status
+
+app-status: ## show state, deployment and URL of the Databricks App $$APP_NAME
+	@$(DBX) apps get $(APP_NAME) --output json | $(BIN)/python -c 'import json, sys; \
+	a = json.load(sys.stdin); dep = a.get("active_deployment") or {}; \
+	state = lambda d: " ".join(x for x in ((d or {}).get("state"), (d or {}).get("message")) if x); \
+	rows = [("app", a.get("name")), ("url", a.get("url") or "(none yet)"), ("state", state(a.get("app_status"))), \
+	        ("compute", state(a.get("compute_status"))), ("deployment", state(dep.get("status")) or "none"), \
+	        ("source", dep.get("source_code_path") or "-")]; \
+	print("\n".join("%-11s %s" % (k + ":", v) for k, v in rows))'
+
 clean: ## remove build output and stamps (keeps the venv)
-	rm -rf $(STAMPS) coda_jupyter/labextension labextension/lib labextension/tsconfig.tsbuildinfo dist
+	rm -rf $(STAMPS) coda_jupyter/labextension labextension/lib labextension/tsconfig.tsbuildinfo dist build

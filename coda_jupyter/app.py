@@ -14,9 +14,26 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from .agents import AgentSpec, Catalogue
 from .agents.probe import AgentProber
+from .agents.writers import ConfigContext, MlflowSettings, Models, RemoteMcpServer
+from .auth.credentials import (
+    CredentialError,
+    CredentialManager,
+    Credentials,
+    RotationSettings,
+)
+from .auth.gateway_discovery import GatewayResolver
+from .auth.identity import (
+    apps_mode_from_env,
+    server_access_env,
+    service_principal_removals,
+    use_owner_access,
+)
+from .gateway.service import GatewayService
 from .handlers import ROUTES
 from .handlers.uploads import UploadStore
+from .mcp import McpServer
 from .setup.service import SetupService
+from .tasks import TaskRunner, setup_tasks
 from .terminals.environment import terminal_env_changes, terminal_path
 from .terminals.launch import agent_shell_command
 from .terminals.manager import CodaTerminalManager
@@ -27,7 +44,7 @@ class CodaApp(ExtensionApp):
 
     name = "coda_jupyter"
     load_other_extensions = True
-    classes = [UploadStore]
+    classes = [UploadStore, TaskRunner, McpServer]
 
     agents = Dict(
         per_key_traits=None,
@@ -100,21 +117,122 @@ class CodaApp(ExtensionApp):
         help="Base URL of release downloads for micro, gh and the Databricks CLI (a mirror of github.com).",
     ).tag(config=True)
 
+    databricks_host = Unicode(
+        help="Workspace URL. Default: DATABRICKS_HOST (set by Databricks Apps)."
+    ).tag(config=True)
+
+    @default("databricks_host")
+    def _default_databricks_host(self) -> str:
+        return os.environ.get("DATABRICKS_HOST", "").strip()
+
+    databricks_profile = Unicode(
+        "DEFAULT",
+        help="""Locally, the ~/.databrickscfg profile used at start when it holds
+        working credentials (never rewritten). Empty to ignore the file.""",
+    ).tag(config=True)
+
+    token_lifetime = Int(900, help="Lifetime in seconds of each minted workspace token.").tag(config=True)
+
+    rotation_interval = Float(
+        600.0, help="Seconds between token rotations; must be shorter than token_lifetime."
+    ).tag(config=True)
+
+    gateway_port = Int(
+        0, help="Loopback port of the local model gateway; 0 picks a free port at each start."
+    ).tag(config=True)
+
+    gateway_max_body = Int(
+        32 * 1024 * 1024, help="Largest request body the model gateway forwards, in bytes."
+    ).tag(config=True)
+
+    data_dir = Unicode(
+        help="Where tasks, the local MLflow store and other data live. Default: ~/.local/share/coda-jupyter."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return str(Path(base) / "coda-jupyter")
+
+    models = Dict(
+        Unicode(),
+        help="""Model names written into agent configs, by role: claude, claude_opus,
+        claude_sonnet, claude_haiku, codex, gemini, opencode, opencode_small, hermes,
+        hermes_fallback. Defaults come from ANTHROPIC_MODEL, CODEX_MODEL, GEMINI_MODEL,
+        OPENCODE_MODEL, HERMES_MODEL and HERMES_FALLBACK_MODEL when set.""",
+    ).tag(config=True)
+
+    @default("models")
+    def _default_models(self) -> dict[str, str]:
+        from_env = {
+            "claude": "ANTHROPIC_MODEL",
+            "codex": "CODEX_MODEL",
+            "gemini": "GEMINI_MODEL",
+            "opencode": "OPENCODE_MODEL",
+            "hermes": "HERMES_MODEL",
+            "hermes_fallback": "HERMES_FALLBACK_MODEL",
+        }
+        return {role: os.environ[name] for role, name in from_env.items() if os.environ.get(name)}
+
+    mcp_servers = List(
+        Dict(),
+        default_value=[
+            {"name": "deepwiki", "url": "https://mcp.deepwiki.com/mcp"},
+            {"name": "exa", "url": "https://mcp.exa.ai/mcp"},
+        ],
+        help="Remote MCP servers ({name, url}) configured for every agent in its own format.",
+    ).tag(config=True)
+
+    skill_dirs = List(
+        Unicode(), help="Extra skill folders (each holding <name>/SKILL.md) shared with every agent."
+    ).tag(config=True)
+
+    mlflow_tracing = Bool(True, help="Trace Claude Code sessions to MLflow.").tag(config=True)
+
+    mlflow_experiment = Unicode(
+        "", help="MLflow experiment for Claude Code traces. Default: /Users/{user}/{app name}."
+    ).tag(config=True)
+
+    mlflow_tracking_uri = Unicode(
+        "",
+        help="MLflow tracking URI. Default: the workspace when credentials exist, else a local store under data_dir.",
+    ).tag(config=True)
+
     @property
     def apps_mode(self) -> bool:
         """True when running as a Databricks App."""
         if self.databricks_app is not None:
             return bool(self.databricks_app)
-        return bool(os.environ.get("DATABRICKS_APP_NAME"))
+        return apps_mode_from_env()
 
     def credentials_present(self) -> bool:
-        """Whether Databricks credentials are available to configure agents."""
-        return False
+        """Whether usable Databricks credentials are available to configure agents."""
+        return self.credentials.credentials is not None and self.credentials.state() != "expired"
 
     def initialize_settings(self) -> None:
+        self._check_settings()
         self.catalogue = Catalogue.from_config(self.agents, self.disabled_agents)
         self.prober = AgentProber(timeout=self.version_timeout)
         self.uploads = UploadStore(parent=self)
+        self.credentials = CredentialManager(
+            self.databricks_host or None,
+            mode="apps" if self.apps_mode else "local",
+            # Locally the user's own profiles are theirs: rotated tokens get a
+            # profile of their own. In an App the container HOME is ours.
+            profile="DEFAULT" if self.apps_mode else "coda-jupyter",
+            settings=RotationSettings(
+                lifetime_seconds=self.token_lifetime, interval_seconds=self.rotation_interval
+            ),
+            log=self.log,
+        )
+        self.credentials.on_available(self._credentials_available)
+        self.gateway = GatewayService(
+            self.credentials,
+            GatewayResolver(),
+            Path(self.state_dir) / "gateway.key",
+            port=self.gateway_port,
+            max_body_size=self.gateway_max_body,
+        )
         self.setup = SetupService(
             self.catalogue,
             Path(self.state_dir),
@@ -126,18 +244,73 @@ class CodaApp(ExtensionApp):
             credentials_present=self.credentials_present,
             local_mode=not self.apps_mode,
             terminal_path=self.terminal_path(),
+            context=self.config_context,
         )
-        if self.setup_enabled:
-            # Scheduled, not awaited: the server answers while installs run.
-            IOLoop.current().add_callback(self.setup.start)
+        # Scheduled, not awaited: the server answers while installs run.
+        IOLoop.current().add_callback(self._start_services)
         self.settings["coda_app"] = self
         self.log.info("coda-jupyter: agents %s", ", ".join(self.catalogue.ids()))
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
 
+    def _check_settings(self) -> None:
+        """Fail at start, with the option's name, rather than in a setup step later."""
+        unknown = set(self.models) - set(Models.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"CodaApp.models: unknown role(s) {sorted(unknown)}")
+        for entry in self.mcp_servers:
+            if not isinstance(entry.get("name"), str) or not isinstance(entry.get("url"), str):
+                raise ValueError(f"CodaApp.mcp_servers: each entry needs a 'name' and a 'url': {entry!r}")
+
+    def config_context(self) -> ConfigContext:
+        """What the config writers need, from the current credentials and settings."""
+        creds = self.credentials.credentials if self.credentials_present() else None
+        tracking_uri = self.mlflow_tracking_uri or None
+        profile = (creds.profile or self.credentials.profile) if creds else None
+        if tracking_uri is None and profile and profile != "DEFAULT":
+            # MLflow's plain "databricks" URI reads the DEFAULT profile only.
+            tracking_uri = f"databricks://{profile}"
+        return ConfigContext(
+            home=Path.home(),
+            endpoints=self.gateway.endpoints() if creds else {},
+            upstream_is_ai_gateway=self.gateway.upstream_is_ai_gateway,
+            api_key=self.gateway.local_key if creds else None,
+            host=creds.host if creds else None,
+            user_email=creds.user if creds else None,
+            models=Models(**self.models),
+            mcp_servers=tuple(RemoteMcpServer(str(entry["name"]), str(entry["url"])) for entry in self.mcp_servers),
+            skill_dirs=tuple(Path(path).expanduser() for path in self.skill_dirs),
+            mlflow=MlflowSettings(
+                enabled=self.mlflow_tracing,
+                tracking_uri=tracking_uri,
+                experiment_name=self.mlflow_experiment or None,
+                app_name=os.environ.get("DATABRICKS_APP_NAME") or "coda-jupyter",
+            ),
+            data_dir=Path(self.data_dir),
+        )
+
+    async def _start_services(self) -> None:
+        # Restart recovery (running tasks become "interrupted") and the
+        # retention sweep start with the server, not with the first MCP call.
+        setup_tasks(self)
+        await self.gateway.start()
+        if self.setup_enabled:
+            self.setup.start()
+        if not self.apps_mode and self.databricks_profile:
+            try:
+                await self.credentials.load_profile(self.databricks_profile)
+            except CredentialError as err:
+                self.log.info("coda-jupyter: no usable Databricks profile (%s)", err)
+
+    async def _credentials_available(self, creds: Credentials) -> None:
+        await self.gateway.discover(creds.host)
+        self.setup.credentials_changed()
+
     async def stop_extension(self) -> None:
         await self.setup.stop()
+        await self.credentials.stop()
+        await self.gateway.stop()
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await super()._start_jupyter_server_extension(serverapp)
@@ -150,13 +323,21 @@ class CodaApp(ExtensionApp):
         terminals_config = serverapp.config.TerminalsExtensionApp
         if "terminal_manager_class" not in terminals_config:
             terminals_config.terminal_manager_class = CodaTerminalManager
+        # Linking runs before the ServerApp builds its identity provider, so
+        # Apps mode can install owner-only access here as well as in app.yaml.
+        use_owner_access(serverapp, self.databricks_app)
 
     def terminal_path(self) -> str:
         return terminal_path(self.extra_path)
 
     def terminal_env_changes(self) -> dict[str, str | None]:
         """Environment changes for every terminal; ``None`` removes a variable."""
-        return terminal_env_changes(self.extra_path, self.stripped_env)
+        return {
+            **terminal_env_changes(self.extra_path, self.stripped_env),
+            **service_principal_removals(self.apps_mode),
+            # What local processes (agents, coda-bridge) need to call this server.
+            **server_access_env(self.serverapp),
+        }
 
     def terminal_manager(self) -> Any:
         manager = self.serverapp.web_app.settings.get("terminal_manager")

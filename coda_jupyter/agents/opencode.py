@@ -19,5 +19,5 @@ SPEC = AgentSpec(
     ),
     install=NpmInstall("opencode-ai", "1.18.33"),
     config_writer=CONFIG_WRITER,
-    model_route="mlflow",
+    model_route="mlflow-filtered",
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..agents import AgentSpec
 from ..agents.install import InstallSettings
+from .configure import ContextFactory, configure_steps
 from .engine import SetupEngine
 from .plan import DATABRICKS_CREDENTIALS, build_plan, credentials_condition
 from .step import Step, StepContext, run
@@ -61,19 +62,20 @@ class SetupService:
         credentials_present: Callable[[], bool],
         local_mode: bool,
         terminal_path: str,
+        context: ContextFactory,
     ) -> None:
         home = Path.home()
         env = {**os.environ, "PATH": terminal_path}
+        agents = list(agents)
         steps = configured_steps(extra_steps)
         if builtin:
             tool_settings = ToolSettings(home=home, **({"base_url": tools_base_url} if tools_base_url else {}))
-            steps = build_plan(
-                agents,
-                InstallSettings(home=home),
-                tool_settings,
-                versions=versions,
-                extra_steps=steps,
-            )
+            installs = build_plan(agents, InstallSettings(home=home), tool_settings, versions=versions)
+            steps = [
+                *installs,
+                *configure_steps(agents, context, {step.id for step in installs}),
+                *steps,
+            ]
         self.engine = SetupEngine(
             steps,
             state_dir,

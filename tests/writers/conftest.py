@@ -10,7 +10,7 @@ import pytest
 
 from coda_jupyter.agents.writers import ConfigContext
 
-from .helpers import HOST, SERVING_BASE, TOKEN
+from .helpers import HOST, SERVING_ENDPOINTS, TOKEN
 
 
 @pytest.fixture
@@ -25,10 +25,9 @@ def make_ctx(home: Path) -> Callable[..., ConfigContext]:
     def build(**overrides: Any) -> ConfigContext:
         fields: dict[str, Any] = {
             "home": home,
-            "model_base": SERVING_BASE,
+            "endpoints": SERVING_ENDPOINTS,
             "api_key": TOKEN,
             "host": HOST,
-            "databricks_token": TOKEN,
             "user_email": "jane.doe@example.com",
         }
         fields.update(overrides)
@@ -40,4 +39,4 @@ def make_ctx(home: Path) -> Callable[..., ConfigContext]:
 @pytest.fixture
 def local_ctx(make_ctx: Callable[..., ConfigContext]) -> ConfigContext:
     """Local mode without Databricks: no model base, key or host."""
-    return make_ctx(model_base=None, api_key=None, host=None, databricks_token=None)
+    return make_ctx(endpoints={}, api_key=None, host=None)

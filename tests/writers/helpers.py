@@ -5,10 +5,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from coda_jupyter.gateway.routes import direct_endpoints
+
 HOST = "https://adb-123.4.azuredatabricks.net"
 SERVING_BASE = f"{HOST}/serving-endpoints"
 GATEWAY_BASE = "https://123.ai-gateway.cloud.databricks.com"
 TOKEN = "dapi-test-token-1"
+SERVING_ENDPOINTS = direct_endpoints(gateway=None, host=HOST)
+GATEWAY_ENDPOINTS = direct_endpoints(gateway=GATEWAY_BASE, host=HOST)
 ROTATED = "dapi-test-token-2"
 
 

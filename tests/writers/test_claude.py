@@ -4,10 +4,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from coda_jupyter.agents.writers import ConfigContext, McpServer
+from coda_jupyter.agents.writers import ConfigContext, RemoteMcpServer
 from coda_jupyter.agents.writers import claude
 
-from .helpers import GATEWAY_BASE, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 
 def read(path: Path) -> dict:
@@ -41,7 +41,7 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
 
 
 def test_gateway_base(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    claude.write(make_ctx(model_base=GATEWAY_BASE))
+    claude.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     env = read(home / ".claude" / "settings.json")["env"]
     assert env["ANTHROPIC_BASE_URL"] == f"{GATEWAY_BASE}/anthropic"
 
@@ -83,7 +83,7 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
 
 
 def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    ctx = make_ctx(mcp_servers=(McpServer("deepwiki", "https://mcp.deepwiki.com/mcp"),))
+    ctx = make_ctx(mcp_servers=(RemoteMcpServer("deepwiki", "https://mcp.deepwiki.com/mcp"),))
     claude.write(ctx)
     before = snapshot(home)
     assert claude.write(ctx) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 from coda_jupyter.agents.writers import ConfigContext
 from coda_jupyter.agents.writers import codex
 
-from .helpers import GATEWAY_BASE, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {"deepwiki": {"url": "https://mcp.deepwiki.com/mcp"}, "exa": {"url": "https://mcp.exa.ai/mcp"}}
 
@@ -40,7 +40,7 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
 
 
 def test_gateway_base(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    codex.write(make_ctx(model_base=GATEWAY_BASE))
+    codex.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     assert config(home)["model_providers"]["databricks"]["base_url"] == f"{GATEWAY_BASE}/openai/v1"
 
 

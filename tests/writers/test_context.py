@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.writers import ConfigContext, model_endpoint
+from coda_jupyter.agents.writers import ConfigContext
+from coda_jupyter.gateway.routes import ROUTES, direct_endpoints
 
-from .helpers import GATEWAY_BASE, SERVING_BASE
+from .helpers import GATEWAY_BASE, HOST, SERVING_BASE
 
 
 @pytest.mark.parametrize(
@@ -19,24 +20,25 @@ from .helpers import GATEWAY_BASE, SERVING_BASE
         ("mlflow", f"{GATEWAY_BASE}/mlflow/v1", SERVING_BASE),
     ],
 )
-def test_every_route_derives_from_the_one_base(route: str, on_gateway: str, on_serving: str) -> None:
-    assert model_endpoint(GATEWAY_BASE, route) == on_gateway
-    assert model_endpoint(GATEWAY_BASE + "/", route) == on_gateway
-    assert model_endpoint(SERVING_BASE, route) == on_serving
+def test_direct_endpoints_follow_the_route_table(route: str, on_gateway: str, on_serving: str) -> None:
+    assert direct_endpoints(gateway=GATEWAY_BASE, host=HOST)[route] == on_gateway
+    assert direct_endpoints(gateway=GATEWAY_BASE + "/", host=HOST)[route] == on_gateway
+    assert direct_endpoints(gateway=None, host=HOST)[route] == on_serving
 
 
-def test_a_local_gateway_base_gets_gateway_suffixes() -> None:
-    assert model_endpoint("http://127.0.0.1:8765/gw", "anthropic") == "http://127.0.0.1:8765/gw/anthropic"
-
-
-def test_unknown_route_and_missing_base_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown model route"):
-        model_endpoint(GATEWAY_BASE, "bedrock")
-    with pytest.raises(ValueError, match="no model base"):
+def test_missing_endpoint_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no endpoint for model route"):
         ConfigContext(home=tmp_path).endpoint("anthropic")
+    assert direct_endpoints(gateway=None, host=None) == {}
 
 
 def test_every_builtin_agent_has_a_writer_and_a_known_route() -> None:
+    names = {route.name for route in ROUTES}
     for spec in BUILTIN:
         assert spec.config_writer is not None and spec.config_writer.name == spec.id
-        assert model_endpoint(GATEWAY_BASE, spec.model_route or "")
+        assert spec.model_route in names
+
+
+def test_secrets_stay_out_of_the_context_repr(tmp_path: Path) -> None:
+    ctx = ConfigContext(home=tmp_path, api_key="dapi-secret-1")
+    assert "dapi-secret" not in repr(ctx)

@@ -7,7 +7,7 @@ from pathlib import Path
 from coda_jupyter.agents.writers import ConfigContext
 from coda_jupyter.agents.writers import gemini
 
-from .helpers import GATEWAY_BASE, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {"deepwiki": {"httpUrl": "https://mcp.deepwiki.com/mcp"}, "exa": {"httpUrl": "https://mcp.exa.ai/mcp"}}
 
@@ -37,7 +37,7 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
 
 
 def test_gateway_base(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    gemini.write(make_ctx(model_base=GATEWAY_BASE))
+    gemini.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     assert f"GOOGLE_GEMINI_BASE_URL={GATEWAY_BASE}/gemini\n" in (home / ".gemini" / ".env").read_text()
 
 

@@ -8,7 +8,7 @@ import yaml
 from coda_jupyter.agents.writers import ConfigContext
 from coda_jupyter.agents.writers import hermes
 
-from .helpers import GATEWAY_BASE, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"url": "https://mcp.deepwiki.com/mcp", "timeout": 60},
@@ -40,7 +40,7 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
 
 
 def test_gateway_base(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    hermes.write(make_ctx(model_base=GATEWAY_BASE))
+    hermes.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     assert read(home)["model"]["base_url"] == f"{GATEWAY_BASE}/mlflow/v1"
 
 

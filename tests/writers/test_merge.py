@@ -94,3 +94,18 @@ def test_concurrent_merges_into_one_file_lose_nothing(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(json.loads(path.read_text())["env"]) == 160
+
+
+def test_parse_errors_never_quote_the_file(tmp_path: Path) -> None:
+    secret = "dapi-do-not-leak"
+    cases = {
+        "c.json": ('{"api_key": "' + secret + '" oops}', lambda p: update_json(p, lambda d: None, 0o600)),
+        "c.toml": (f'api_key = "{secret}" oops', lambda p: update_toml(p, lambda d: None, 0o600)),
+        "c.yaml": (f"model:\n  api_key: {secret}\n  - oops", lambda p: update_yaml(p, lambda d: None, 0o600)),
+    }
+    for name, (content, update) in cases.items():
+        path = tmp_path / name
+        path.write_text(content)
+        with pytest.raises(ConfigFileError) as info:
+            update(path)
+        assert secret not in str(info.value), name

@@ -234,7 +234,7 @@ def test_stop_hook_is_silent_when_mlflow_is_unusable(
         if system is None or check.returncode == 0:
             pytest.skip("no interpreter without mlflow on this machine")
         python = system
-    ctx = make_ctx(model_base=None, api_key=None, host=None, mlflow=MlflowSettings(hook_python=python))
+    ctx = make_ctx(endpoints={}, api_key=None, host=None, mlflow=MlflowSettings(hook_python=python))
     mlflow.write(ctx)
     transcript = project / "t.jsonl"
     write_transcript(transcript)

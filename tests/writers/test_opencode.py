@@ -7,7 +7,7 @@ from pathlib import Path
 from coda_jupyter.agents.writers import ConfigContext, Models
 from coda_jupyter.agents.writers import opencode
 
-from .helpers import GATEWAY_BASE, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"type": "remote", "url": "https://mcp.deepwiki.com/mcp", "enabled": True},
@@ -29,6 +29,7 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
     data = read(config)
     assert data["$schema"] == "https://opencode.ai/config.json"
     assert data["model"] == "databricks/databricks-claude-sonnet-4-6"
+    assert data["small_model"] == "databricks/databricks-claude-haiku-4-5"
     assert data["mcp"] == MCP
     assert list(data["provider"]) == ["databricks"]
     provider = data["provider"]["databricks"]
@@ -42,15 +43,16 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
 
 
 def test_default_model_is_always_declared_by_its_provider(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    opencode.write(make_ctx(models=Models(opencode="databricks-claude-opus-9")))
+    opencode.write(make_ctx(models=Models(opencode="databricks-claude-opus-9", opencode_small="tiny")))
     data = read(paths(home)[0])
-    provider_id, model = data["model"].split("/", 1)
-    assert model in data["provider"][provider_id]["models"]
+    for key in ("model", "small_model"):
+        provider_id, model = data[key].split("/", 1)
+        assert model in data["provider"][provider_id]["models"]
 
 
 def test_gateway_adds_the_openai_provider(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
     config, auth = paths(home)
-    opencode.write(make_ctx(model_base=GATEWAY_BASE))
+    opencode.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     providers = read(config)["provider"]
     assert providers["databricks"]["options"]["baseURL"] == f"{GATEWAY_BASE}/mlflow/v1"
     assert providers["databricks-openai"]["npm"] == "@ai-sdk/openai"
@@ -88,9 +90,9 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
 
 
 def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    opencode.write(make_ctx(model_base=GATEWAY_BASE))
+    opencode.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     before = snapshot(home)
-    assert opencode.write(make_ctx(model_base=GATEWAY_BASE)) == []
+    assert opencode.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True)) == []
     assert snapshot(home) == before
 
 
@@ -103,17 +105,18 @@ def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path)
     assert opencode.write(local_ctx) == [config]
     data = read(config)
     assert data["model"] == "openai/gpt-4.1" and "provider" not in data and data["mcp"] == MCP
+    assert "small_model" not in data
     assert read(auth) == {"openai": {"type": "api", "key": "sk-mine"}}
 
 
 def test_token_update_rewrites_only_our_keys(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
     config, auth = paths(home)
-    opencode.write(make_ctx(model_base=GATEWAY_BASE))
+    opencode.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
     data = read(auth)
     data["openai"] = {"type": "api", "key": "sk-mine"}
     auth.write_text(json.dumps(data))
     config_before = config.read_bytes()
-    assert opencode.update_token(make_ctx(model_base=GATEWAY_BASE, api_key=ROTATED)) == [auth]
+    assert opencode.update_token(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True, api_key=ROTATED)) == [auth]
     assert read(auth) == {
         "databricks": {"type": "api", "key": ROTATED},
         "databricks-openai": {"type": "api", "key": ROTATED},
@@ -121,4 +124,4 @@ def test_token_update_rewrites_only_our_keys(make_ctx: Callable[..., ConfigConte
     }
     assert config.read_bytes() == config_before
     assert mode(auth) == 0o600
-    assert opencode.update_token(make_ctx(model_base=GATEWAY_BASE, api_key=ROTATED)) == []
+    assert opencode.update_token(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True, api_key=ROTATED)) == []

@@ -7,19 +7,19 @@ a ``WRITER`` bundling the two.  Agent writers are reached through
 agent and are run by the setup engine directly.
 """
 
-from . import databricks, git, mlflow, skills
+from . import git, mlflow, skills
 from .context import (
     DEFAULT_MCP_SERVERS,
     ConfigContext,
     ConfigWriter,
-    McpServer,
+    RemoteMcpServer,
     MlflowSettings,
     Models,
-    model_endpoint,
 )
 from .merge import ConfigFileError
 
-SHARED_WRITERS: tuple[ConfigWriter, ...] = (databricks.WRITER, git.WRITER, skills.WRITER, mlflow.WRITER)
+# ~/.databrickscfg is not among them: the credential manager owns that file.
+SHARED_WRITERS: tuple[ConfigWriter, ...] = (git.WRITER, skills.WRITER, mlflow.WRITER)
 
 __all__ = [
     "DEFAULT_MCP_SERVERS",
@@ -27,8 +27,7 @@ __all__ = [
     "ConfigContext",
     "ConfigFileError",
     "ConfigWriter",
-    "McpServer",
+    "RemoteMcpServer",
     "MlflowSettings",
     "Models",
-    "model_endpoint",
 ]

@@ -1,8 +1,9 @@
 """Everything a config writer needs to know, in one immutable value.
 
 The setup engine builds one ``ConfigContext`` per run (and again after a
-token rotation) and hands it to every writer; writers never read process
-environment or global state, which keeps them testable under a temp HOME.
+token rotation) and hands it to every writer; writers take paths and
+credentials from it, never from the process environment, so they run unchanged
+under a temporary HOME in tests.
 """
 
 from __future__ import annotations
@@ -11,29 +12,18 @@ import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable
 
-SERVING_ENDPOINTS = "/serving-endpoints"
-
-# Per model family: (suffix on an AI Gateway base, suffix on a
-# ``{host}/serving-endpoints`` base).  Upstream inventory §2.4.
-ROUTE_SUFFIXES: dict[str, tuple[str, str]] = {
-    "anthropic": ("/anthropic", "/anthropic"),
-    "openai": ("/openai/v1", ""),
-    "gemini": ("/gemini", "/google"),
-    "mlflow": ("/mlflow/v1", ""),
-}
-
-
 @dataclass(frozen=True)
-class McpServer:
+class RemoteMcpServer:
     name: str
     url: str
 
 
-DEFAULT_MCP_SERVERS: tuple[McpServer, ...] = (
-    McpServer("deepwiki", "https://mcp.deepwiki.com/mcp"),
-    McpServer("exa", "https://mcp.exa.ai/mcp"),
+DEFAULT_MCP_SERVERS: tuple[RemoteMcpServer, ...] = (
+    RemoteMcpServer("deepwiki", "https://mcp.deepwiki.com/mcp"),
+    RemoteMcpServer("exa", "https://mcp.exa.ai/mcp"),
 )
 
 
@@ -48,6 +38,8 @@ class Models:
     codex: str = "databricks-gpt-5-5"
     gemini: str = "databricks-gemini-2-5-pro"
     opencode: str = "databricks-claude-sonnet-4-6"
+    # Titles and summaries; unset, OpenCode picks one from its own catalogue.
+    opencode_small: str = "databricks-claude-haiku-4-5"
     hermes: str = "databricks-claude-opus-4-7"
     hermes_fallback: str = "databricks-claude-opus-4-6"
 
@@ -71,20 +63,20 @@ class MlflowSettings:
 @dataclass(frozen=True)
 class ConfigContext:
     home: Path
-    # Resolved model base: an AI Gateway base, ``{host}/serving-endpoints``,
-    # or (later) the local gateway.  Every agent endpoint derives from it.
-    model_base: str | None = None
+    # Base URL per model route name (``gateway.routes``): the local model
+    # gateway's routes, or the upstream's for direct access. Empty: unknown.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    # The upstream behind the endpoints is an AI Gateway (it serves the OpenAI
+    # Responses route for every model family).
+    upstream_is_ai_gateway: bool = False
     # The credential agent configs hold (today the Databricks token, later a
     # local gateway key).  None: leave each agent's own login alone.
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     host: str | None = None
-    # The Databricks token for ~/.databrickscfg; it stays the real token even
-    # when agents get a local gateway key.
-    databricks_token: str | None = None
     user_email: str | None = None
     user_name: str | None = None
     models: Models = field(default_factory=Models)
-    mcp_servers: tuple[McpServer, ...] = DEFAULT_MCP_SERVERS
+    mcp_servers: tuple[RemoteMcpServer, ...] = DEFAULT_MCP_SERVERS
     # Extra skill folders (each holding ``<name>/SKILL.md``); they win over the
     # shipped skills on a name clash.
     skill_dirs: tuple[Path, ...] = ()
@@ -95,7 +87,7 @@ class ConfigContext:
 
     @property
     def has_model_credentials(self) -> bool:
-        return bool(self.api_key and self.model_base)
+        return bool(self.api_key and self.endpoints)
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -108,26 +100,11 @@ class ConfigContext:
         return self.user_email or getpass.getuser()
 
     def endpoint(self, route: str) -> str:
-        """The base URL an agent of model family ``route`` talks to."""
-        if self.model_base is None:
-            raise ValueError("no model base configured")
-        return model_endpoint(self.model_base, route)
-
-
-def model_endpoint(model_base: str, route: str) -> str:
-    """Append the per-family suffix, choosing the serving-endpoints variant
-    when the base is a workspace's ``/serving-endpoints``."""
-    try:
-        gateway_suffix, serving_suffix = ROUTE_SUFFIXES[route]
-    except KeyError:
-        raise ValueError(f"unknown model route {route!r}") from None
-    base = model_base.rstrip("/")
-    is_serving = base.endswith(SERVING_ENDPOINTS)
-    return base + (serving_suffix if is_serving else gateway_suffix)
-
-
-def is_serving_endpoints(model_base: str) -> bool:
-    return model_base.rstrip("/").endswith(SERVING_ENDPOINTS)
+        """The base URL an agent on model route ``route`` talks to."""
+        try:
+            return self.endpoints[route]
+        except KeyError:
+            raise ValueError(f"no endpoint for model route {route!r}") from None
 
 
 WriteFn = Callable[[ConfigContext], list[Path]]

@@ -64,7 +64,7 @@ def update_token(ctx: ConfigContext) -> list[Path]:
     if not ctx.api_key or not path.exists():
         return []
 
-    base_url = ctx.endpoint("mlflow") if ctx.model_base else None
+    base_url = ctx.endpoint("mlflow") if ctx.endpoints else None
 
     def swap(data: dict[str, Any]) -> None:
         entries = [data.get("model"), *(data.get("fallback_providers") or [])]

@@ -154,6 +154,7 @@ def _update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mod
         tomllib.loads(text)
         document = tomlkit.parse(text)
     except (tomllib.TOMLDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+        # tomllib's messages carry a position, never the offending text.
         raise ConfigFileError(path, f"invalid TOML: {exc}") from None
     before = document.as_string()
     mutate(document)
@@ -192,7 +193,11 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigFileError(path, f"invalid YAML: {exc}") from None
+        # Only the position: pyyaml's message quotes the offending line, which
+        # may hold a key.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigFileError(path, f"invalid YAML{where}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .context import ConfigContext, ConfigWriter, is_serving_endpoints
+from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, child, kept_mode, merge_entry, read_json_object, update_json
 
 PROVIDER_ID = "databricks"
@@ -18,6 +18,7 @@ KNOWN_LIMITS: dict[str, tuple[int, int]] = {
     "databricks-claude-opus-4-7": (200_000, 16_384),
     "databricks-claude-opus-4-6": (200_000, 16_384),
     "databricks-claude-sonnet-4-6": (200_000, 8_192),
+    "databricks-claude-haiku-4-5": (200_000, 8_192),
     "databricks-gemini-2-5-flash": (1_000_000, 8_192),
     "databricks-gemini-2-5-pro": (1_000_000, 8_192),
 }
@@ -44,7 +45,7 @@ def provider_ids(ctx: ConfigContext) -> list[str]:
     """GPT models get their own OpenAI provider only on an AI Gateway, which
     serves the OpenAI Responses route (upstream behaviour)."""
     ids = [PROVIDER_ID]
-    if ctx.model_base and not is_serving_endpoints(ctx.model_base):
+    if ctx.upstream_is_ai_gateway and "openai" in ctx.endpoints:
         ids.append(OPENAI_PROVIDER_ID)
     return ids
 
@@ -56,11 +57,11 @@ def write(ctx: ConfigContext) -> list[Path]:
         data.setdefault("$schema", SCHEMA)
         if ctx.has_model_credentials:
             providers = child(data, "provider")
-            # The default model is always part of the provider's list (upstream
-            # pointed OpenCode at a model its provider did not declare).
-            names = list(dict.fromkeys([ctx.models.opencode, *KNOWN_LIMITS]))
+            # The default models are always part of the provider's list
+            # (upstream pointed OpenCode at a model its provider did not declare).
+            names = list(dict.fromkeys([ctx.models.opencode, ctx.models.opencode_small, *KNOWN_LIMITS]))
             _merge_provider(
-                providers, PROVIDER_ID, "@ai-sdk/openai-compatible", "Databricks", ctx.endpoint("mlflow"), names
+                providers, PROVIDER_ID, "@ai-sdk/openai-compatible", "Databricks", ctx.endpoint("mlflow-filtered"), names
             )
             if OPENAI_PROVIDER_ID in provider_ids(ctx):
                 _merge_provider(
@@ -72,6 +73,7 @@ def write(ctx: ConfigContext) -> list[Path]:
                     [ctx.models.codex],
                 )
             data["model"] = f"{PROVIDER_ID}/{ctx.models.opencode}"
+            data["small_model"] = f"{PROVIDER_ID}/{ctx.models.opencode_small}"
         for server in ctx.mcp_servers:
             merge_entry(child(data, "mcp"), server.name, {"type": "remote", "url": server.url, "enabled": True})
 

@@ -1,0 +1,1 @@
+"""Databricks identity: credentials and rotation, owner resolution, AI Gateway discovery."""

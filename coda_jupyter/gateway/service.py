@@ -1,0 +1,100 @@
+"""The model gateway as the server runs it: discovery, credentials and a persistent local key."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..auth.credentials import CredentialManager
+from ..auth.gateway_discovery import Gateway, GatewayResolver
+from ..util.files import atomic_write
+from .routes import Route, upstream_base
+from .server import ModelGateway
+
+
+def load_local_key(path: Path) -> str:
+    """The key agents present to the gateway, created once and kept 0600.
+
+    It outlives restarts so agent config files written earlier stay valid;
+    it is not a Databricks credential, so a leak cannot reach the workspace
+    without also reaching this machine's loopback.
+    """
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = ""
+    if not key:
+        key = secrets.token_urlsafe(32)
+        atomic_write(path, key + "\n", mode=0o600)
+    return key
+
+
+class GatewayService:
+    """Runs :class:`ModelGateway` with the current token and the discovered upstream."""
+
+    def __init__(
+        self,
+        credentials: CredentialManager,
+        resolver: GatewayResolver,
+        key_path: Path,
+        *,
+        port: int,
+        max_body_size: int,
+    ) -> None:
+        self._credentials = credentials
+        self._resolver = resolver
+        self._discovered: Gateway | None = None
+        self.gateway = ModelGateway(
+            upstream=self._upstream,
+            token=self._token,
+            local_key=load_local_key(key_path),
+            port=port,
+            max_body_size=max_body_size,
+        )
+
+    @property
+    def local_key(self) -> str:
+        return self.gateway.local_key
+
+    async def start(self) -> None:
+        await self.gateway.start()
+
+    async def stop(self) -> None:
+        await self.gateway.stop()
+
+    async def discover(self, host: str) -> Gateway:
+        """Resolve (once per host) where model traffic goes upstream."""
+        self._discovered = await self._resolver.resolve(host)
+        return self._discovered
+
+    @property
+    def upstream_is_ai_gateway(self) -> bool:
+        return self._discovered is not None and self._discovered.kind == "ai-gateway"
+
+    def endpoints(self) -> dict[str, str]:
+        """Local base URL per route name, for agent config files."""
+        return {name: self.gateway.url(name) for name in self.gateway.routes}
+
+    def status(self) -> dict[str, Any]:
+        discovered = self._discovered
+        return {
+            **self.gateway.status(),
+            "upstream_kind": discovered.kind if discovered else None,
+            "upstream_base": discovered.base_url if discovered else None,
+        }
+
+    def _upstream(self, route: Route) -> str | None:
+        creds = self._credentials.credentials
+        if creds is None:
+            return None
+        discovered = self._discovered
+        on_gateway = discovered is not None and discovered.kind == "ai-gateway"
+        return upstream_base(route, gateway=discovered.base_url if on_gateway else None, host=creds.host)
+
+    def _token(self) -> str | None:
+        creds = self._credentials.credentials
+        if creds is None or self._credentials.state() == "expired":
+            return None
+        return creds.token
+

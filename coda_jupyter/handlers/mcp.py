@@ -1,0 +1,103 @@
+"""``{base_url}coda/mcp``: the MCP Streamable HTTP endpoint (JSON responses, no SSE).
+
+Security, in order:
+
+1. Origin: any browser ``Origin`` that is not this server's host (or listed in
+   ``McpServer.allowed_origins`` / Jupyter's ``allow_origin``) gets 403 before
+   anything else, whatever the credentials (the spec's DNS-rebinding guard;
+   Jupyter's own ``check_host`` already refuses foreign Host headers).
+2. Authentication and authorization as every coda handler: the server token
+   (``Authorization: Bearer|token``) or the Databricks Apps owner identity.
+3. ``Content-Type: application/json`` is required on POST. A cross-site page
+   can only send JSON after a CORS preflight, which Jupyter does not grant, so
+   ambient browser credentials cannot drive the endpoint.
+4. XSRF: token-authenticated requests skip it (Jupyter's rule). Cookie
+   authenticated requests keep Jupyter's ``_xsrf`` check: MCP clients never
+   hold a browser cookie, so the only cookie callers are JupyterLab pages,
+   which send ``_xsrf`` anyway; relaxing it would only widen the CSRF surface.
+"""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from ..mcp import mcp_server
+from ..mcp.protocol import SESSION_HEADER, VERSION_HEADER, HttpReply, origin_allowed
+from ..mcp.tools import ToolContext
+from ..tasks import task_runner
+from .base import CodaAPIHandler
+
+
+def lab_terminal_url(handler: web.RequestHandler, terminal: str) -> str:
+    """An absolute JupyterLab URL that opens ``terminal``."""
+    path = url_path_join(handler.settings.get("base_url", "/"), "lab", "terminals", terminal)
+    return f"{handler.request.protocol}://{handler.request.host}{path}"
+
+
+class McpHandler(CodaAPIHandler):
+    auth_resource = "coda:mcp"
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        if not self._origin_ok():
+            raise web.HTTPError(403, f"Origin {self.request.headers.get('Origin')!r} is not allowed")
+        await super().prepare()
+
+    def _origin_ok(self) -> bool:
+        origin = self.request.headers.get("Origin")
+        if origin is None or self.allow_origin == "*":
+            return True
+        allowed = list(mcp_server(self.settings).allowed_origins)
+        if self.allow_origin:
+            allowed.append(self.allow_origin)
+        if origin_allowed(origin, self.request.headers.get("Host"), allowed):
+            return True
+        return bool(self.allow_origin_pat and self.allow_origin_pat.match(origin))
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        server = mcp_server(self.settings)
+        if len(self.request.body) > server.max_body_bytes:
+            raise web.HTTPError(413, f"MCP request body is larger than {server.max_body_bytes} bytes")
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise web.HTTPError(415, "MCP requests must be sent as Content-Type: application/json")
+        runner = task_runner(self.settings)
+        ctx = ToolContext(runner=runner, lab_url=lambda terminal: lab_terminal_url(self, terminal))
+        reply = server.endpoint.post(
+            self.request.body,
+            self.request.headers.get(SESSION_HEADER),
+            self.request.headers.get(VERSION_HEADER),
+            ctx,
+        )
+        self._send(reply)
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        # No server-initiated stream: the spec lets servers refuse GET with 405.
+        # Written by hand: tornado's error path drops the Allow header.
+        self.set_status(405)
+        self.set_header("Allow", "POST, DELETE")
+        self.write_json({"message": "This MCP endpoint sends no SSE stream; use POST"}, status=405)
+
+    @web.authenticated
+    @authorized
+    def delete(self) -> None:
+        self._send(mcp_server(self.settings).endpoint.delete(self.request.headers.get(SESSION_HEADER)))
+
+    def _send(self, reply: HttpReply) -> None:
+        self.set_status(reply.status)
+        for name, value in reply.headers.items():
+            self.set_header(name, value)
+        if reply.body is None:
+            self.clear_header("Content-Type")
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(reply.encode())
+
+
+ROUTES: list[tuple[str, type]] = [(r"/coda/mcp", McpHandler)]

@@ -1,0 +1,91 @@
+"""REST API of the Agent tasks panel.
+
+``GET  coda/api/tasks``                     list (``?status=&limit=``), newest first, with counts
+``GET  coda/api/tasks/<id>``                detail: meta, result, latest progress, transcript tail
+``GET  coda/api/tasks/<id>/transcript``     the whole (capped) transcript, ANSI stripped, as text
+``POST coda/api/tasks/<id>/cancel``         stop a running task
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..tasks import STATUSES, TaskNotFound, task_runner
+from ..tasks.store import strip_ansi
+from .base import CodaAPIHandler
+from .mcp import lab_terminal_url
+
+_ID = r"([0-9a-f]{12})"
+
+
+class _TaskBase(CodaAPIHandler):
+    auth_resource = "coda:tasks"
+
+    def with_link(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return {**entry, "lab_url": lab_terminal_url(self, entry["terminal"])} if entry.get("terminal") else entry
+
+
+class TasksHandler(_TaskBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        status = self.get_argument("status", None)
+        if status is not None and status not in STATUSES:
+            raise web.HTTPError(400, f"status must be one of {list(STATUSES)}")
+        try:
+            limit = int(self.get_argument("limit", "50"))
+        except ValueError:
+            raise web.HTTPError(400, "limit must be an integer") from None
+        if not 1 <= limit <= 500:
+            raise web.HTTPError(400, "limit must be between 1 and 500")
+        listing = task_runner(self.settings).list(status=status, limit=limit)
+        listing["tasks"] = [self.with_link(task) for task in listing["tasks"]]
+        self.write_json(listing)
+
+
+class TaskHandler(_TaskBase):
+    @web.authenticated
+    @authorized
+    def get(self, task_id: str) -> None:
+        try:
+            detail = task_runner(self.settings).get(task_id)
+        except TaskNotFound as err:
+            raise web.HTTPError(404, str(err)) from None
+        self.write_json(self.with_link(detail))
+
+
+class TaskTranscriptHandler(_TaskBase):
+    @web.authenticated
+    @authorized
+    def get(self, task_id: str) -> None:
+        runner = task_runner(self.settings)
+        if not runner.store.exists(task_id):
+            raise web.HTTPError(404, f"unknown task id {task_id!r}")
+        try:
+            raw = runner.store.paths(task_id).transcript.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(strip_ansi(raw.decode("utf-8", "replace")))
+
+
+class TaskCancelHandler(_TaskBase):
+    @web.authenticated
+    @authorized
+    def post(self, task_id: str) -> None:
+        try:
+            meta = task_runner(self.settings).cancel(task_id)
+        except TaskNotFound as err:
+            raise web.HTTPError(404, str(err)) from None
+        self.write_json({"task_id": meta["task_id"], "status": meta["status"]})
+
+
+ROUTES: list[tuple[str, type]] = [
+    (r"/coda/api/tasks", TasksHandler),
+    (rf"/coda/api/tasks/{_ID}", TaskHandler),
+    (rf"/coda/api/tasks/{_ID}/transcript", TaskTranscriptHandler),
+    (rf"/coda/api/tasks/{_ID}/cancel", TaskCancelHandler),
+]

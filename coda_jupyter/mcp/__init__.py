@@ -1,0 +1,56 @@
+"""The MCP server of coda-jupyter: background agent tasks as MCP tools.
+
+``McpServer`` holds the configuration (``c.McpServer.*``) and the one
+``McpEndpoint`` of a Jupyter server; the tornado handler lives in
+``coda_jupyter.handlers.mcp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traitlets import Float, Integer, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from .. import __version__
+from ..tasks import task_runner
+from .protocol import McpEndpoint, Sessions
+from .tools import ToolSet
+
+SETTINGS_KEY = "coda_mcp"
+
+
+class McpServer(LoggingConfigurable):
+    allowed_origins = List(
+        Unicode(),
+        help="""Browser origins (scheme://host[:port]) allowed to call the MCP endpoint besides
+        the server's own host, e.g. the Databricks workspace URL. Requests without an Origin
+        header (non-browser clients) are always allowed; any other Origin gets 403.""",
+    ).tag(config=True)
+
+    max_body_bytes = Integer(
+        1024 * 1024, help="Largest MCP request body accepted; bigger ones get 413."
+    ).tag(config=True)
+
+    max_sessions = Integer(1000, help="MCP sessions kept in memory; the least recently used go first.").tag(
+        config=True
+    )
+
+    session_idle_timeout_s = Float(
+        24 * 3600.0, help="An MCP session unused for this long is forgotten (clients re-initialize)."
+    ).tag(config=True)
+
+    def __init__(self, endpoint: McpEndpoint, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+
+
+def mcp_server(settings: dict[str, Any]) -> McpServer:
+    """The server's ``McpServer``, created on first use."""
+    server = settings.get(SETTINGS_KEY)
+    if server is None:
+        runner = task_runner(settings)
+        server = McpServer(endpoint=McpEndpoint(ToolSet(runner), __version__), parent=settings["coda_app"])
+        server.endpoint.sessions = Sessions(server.max_sessions, server.session_idle_timeout_s)
+        settings[SETTINGS_KEY] = server
+    return server

@@ -1,0 +1,231 @@
+"""A stand-in for the Databricks Apps reverse proxy, for tests.
+
+Like the real one it names the signed-in visitor in ``X-Forwarded-Email`` and
+``X-Forwarded-User`` on plain HTTP requests but not on websocket upgrades,
+drops any ``X-Forwarded-*`` the client sent, sets ``X-Forwarded-Host`` /
+``-Proto`` / ``-For``, and rewrites ``Host`` to the upstream's.
+
+Who is signed in: the test-only request header ``X-Test-Identity`` (empty
+means nobody), else the proxy's ``identity`` attribute. It runs in its own
+thread and event loop so sync tests and Playwright can use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado import httputil
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpserver import HTTPServer
+from tornado.iostream import StreamClosedError
+from tornado.netutil import bind_sockets
+from tornado.routing import AnyMatches, Matcher, Rule
+from tornado.web import Application, RequestHandler
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, WebSocketHandler, websocket_connect
+
+TEST_IDENTITY_HEADER = "X-Test-Identity"
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "host",
+}
+
+
+class AppsProxy:
+    def __init__(self, upstream: str, identity: str | None = None) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.identity = identity
+        self.identity_headers: tuple[str, ...] = ("X-Forwarded-Email", "X-Forwarded-User")
+        # The real proxy terminates TLS; tests can make it claim https.
+        self.forwarded_proto: str | None = None
+        # What the upstream received on websocket upgrades, for assertions.
+        self.websocket_headers: list[dict[str, str]] = []
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: AsyncHTTPClient | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> AppsProxy:
+        ready = threading.Event()
+        sockets = bind_sockets(0, "127.0.0.1")
+        self.port = int(sockets[0].getsockname()[1])
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            self._client = AsyncHTTPClient(force_instance=True, max_clients=64)
+            server = HTTPServer(self._application())
+            server.add_sockets(sockets)
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                server.stop()
+                self._client.close()
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name="apps-proxy", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> AppsProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _application(self) -> Application:
+        return Application(
+            [
+                Rule(_WebSocketUpgrade(), _WebSocketProxy, {"proxy": self}),
+                Rule(AnyMatches(), _HttpProxy, {"proxy": self}),
+            ]
+        )
+
+    def forward_headers(self, request: httputil.HTTPServerRequest, websocket: bool) -> httputil.HTTPHeaders:
+        headers = httputil.HTTPHeaders()
+        for name, value in request.headers.get_all():
+            lowered = name.lower()
+            if lowered in _HOP_BY_HOP or lowered.startswith(("x-forwarded-", "sec-websocket-")):
+                continue
+            if lowered == TEST_IDENTITY_HEADER.lower():
+                continue
+            headers.add(name, value)
+        headers["Host"] = urlsplit(self.upstream).netloc
+        headers["X-Forwarded-Host"] = request.host
+        headers["X-Forwarded-Proto"] = self.forwarded_proto or request.protocol
+        headers["X-Forwarded-For"] = request.remote_ip or ""
+        identity = request.headers.get(TEST_IDENTITY_HEADER, self.identity)
+        if identity and not websocket:
+            for name in self.identity_headers:
+                headers[name] = identity
+        return headers
+
+
+class _WebSocketUpgrade(Matcher):
+    def match(self, request: httputil.HTTPServerRequest) -> dict[str, Any] | None:
+        return {} if request.headers.get("Upgrade", "").lower() == "websocket" else None
+
+
+class _HttpProxy(RequestHandler):
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def initialize(self, proxy: AppsProxy) -> None:
+        self.proxy = proxy
+
+    def compute_etag(self) -> None:
+        return None  # pass the upstream's caching headers through untouched
+
+    async def _forward(self, *args: Any) -> None:
+        assert self.proxy._client is not None
+        method = self.request.method or "GET"
+        request = HTTPRequest(
+            self.proxy.upstream + self.request.uri,
+            method=method,
+            headers=self.proxy.forward_headers(self.request, websocket=False),
+            body=self.request.body if method in {"POST", "PUT", "PATCH", "DELETE"} else None,
+            follow_redirects=False,
+            decompress_response=False,
+            allow_nonstandard_methods=True,
+            request_timeout=120,
+        )
+        response = await self.proxy._client.fetch(request, raise_error=False)
+        if response.code == 599:
+            self.set_status(502)
+            self.finish(f"upstream unreachable: {response.error}")
+            return
+        self.set_status(response.code, response.reason)
+        for name in ("Content-Type", "Server", "Date"):
+            self.clear_header(name)
+        for name, value in response.headers.get_all():
+            if name.lower() not in _HOP_BY_HOP:
+                self.add_header(name, value)
+        if response.body and response.code not in {204, 304} and method != "HEAD":
+            self.write(response.body)
+        self.finish()
+
+    get = head = post = put = patch = delete = options = _forward
+
+
+class _WebSocketProxy(WebSocketHandler):
+    def initialize(self, proxy: AppsProxy) -> None:
+        self.proxy = proxy
+        self.upstream: WebSocketClientConnection | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        return True  # the upstream decides; it sees the browser's Origin
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        headers = self.proxy.forward_headers(self.request, websocket=True)
+        self.proxy.websocket_headers.append(dict(headers.items()))
+        protocols = [
+            p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+        ]
+        url = "ws" + self.proxy.upstream.removeprefix("http") + self.request.uri
+        try:
+            self.upstream = await websocket_connect(
+                HTTPRequest(url, headers=headers, request_timeout=30), subprotocols=protocols or None
+            )
+        except HTTPClientError as err:
+            # Refused upstream (403, 404...): refuse the browser the same way.
+            self.set_status(err.code)
+            self.finish(err.response.body if err.response is not None else b"")
+            return
+        except (OSError, StreamClosedError) as err:
+            self.set_status(502)
+            self.finish(f"upstream unreachable: {err}")
+            return
+        await super().get(*args, **kwargs)
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return self.upstream.selected_subprotocol if self.upstream is not None else None
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        assert self.upstream is not None
+        while True:
+            message = await self.upstream.read_message()
+            if message is None:
+                self.close()
+                return
+            try:
+                await self.write_message(message, binary=isinstance(message, bytes))
+            except WebSocketClosedError:
+                return
+
+    async def on_message(self, message: str | bytes) -> None:
+        if self.upstream is not None:
+            await self.upstream.write_message(message, binary=isinstance(message, bytes))
+
+    def on_close(self) -> None:
+        if self.upstream is not None:
+            self.upstream.close()
