@@ -101,6 +101,22 @@ async def test_over_the_limit_is_413_even_above_servers_max_body_size(
     assert len(saved_files(jp_home_dir)) == 1
 
 
+async def test_chunked_body_over_the_limit_is_413(jp_fetch: Any, jp_home_dir: Path) -> None:
+    # No Content-Length: the limit is enforced on the bytes as they stream in.
+    body, headers = multipart(PNG + b"\0" * (LIMIT * 40))
+
+    async def produce(write: Any) -> None:
+        for start in range(0, len(body), 8192):
+            await write(body[start : start + 8192])
+
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("coda", "api", "uploads", method="POST", body_producer=produce, headers=headers)
+    assert info.value.code == 413
+    assert info.value.response is not None
+    assert str(LIMIT) in json.loads(info.value.response.body)["message"]
+    assert saved_files(jp_home_dir) == []
+
+
 async def test_text_renamed_png_is_415(jp_fetch: Any, jp_home_dir: Path) -> None:
     code, message = await upload_error(jp_fetch, b"just some text, honest\n" * 10, filename="evil.png")
     assert code == 415

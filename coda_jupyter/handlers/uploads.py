@@ -26,6 +26,8 @@ from .base import CodaAPIHandler
 
 # Room for the multipart boundaries and part headers around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
+# Bytes still read (and dropped) after a chunked body went over the limit.
+_DRAIN_ALLOWANCE = 1024 * 1024
 _MAX_NAME_LENGTH = 100
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -152,17 +154,25 @@ class UploadsHandler(CodaAPIHandler):
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise web.HTTPError(413, self._too_large_message())
-        # The server-wide max_body_size would otherwise cut the connection
-        # (no status at all) before this handler could answer 413.
-        self.request.connection.set_max_body_size(limit + 1)  # type: ignore[union-attr]
+        # The server-wide max_body_size would otherwise end a request between
+        # the two limits with a bare 400 before this handler could answer 413.
+        # A chunked body (no Content-Length) gets its 413 from data_received;
+        # the allowance lets that happen before tornado's own cut-off.
+        server_limit = int(self.coda.serverapp.max_body_size)
+        self.request.connection.set_max_body_size(  # type: ignore[union-attr]
+            max(limit + _DRAIN_ALLOWANCE, server_limit)
+        )
 
     def data_received(self, chunk: bytes) -> None:
         if self._too_large:
             return
         if len(self._body) + len(chunk) > self.store.max_size + _MULTIPART_OVERHEAD:
-            # Keep reading (and dropping) so the client gets a 413, not a reset.
+            # Answer at once (a chunked body has no Content-Length to refuse
+            # up front); the rest of the body is read and dropped.
             self._too_large = True
             self._body = bytearray()
+            error = web.HTTPError(413, self._too_large_message())
+            self.send_error(413, exc_info=(web.HTTPError, error, None))
             return
         self._body.extend(chunk)
 
@@ -170,7 +180,7 @@ class UploadsHandler(CodaAPIHandler):
     @authorized
     def post(self) -> None:
         if self._too_large:
-            raise web.HTTPError(413, self._too_large_message())
+            return
         upload = self._file_part()
         data = upload["body"]
         if len(data) > self.store.max_size:

@@ -15,21 +15,36 @@ export class CodaAPIError extends Error {
 }
 
 /** Call `{base_url}coda/<path>` with Jupyter's auth, XSRF and base URL handling. */
-export async function requestCoda<T>(
-  path: string,
-  init: RequestInit = {}
-): Promise<T> {
+async function fetchCoda(path: string, init: RequestInit): Promise<string> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'coda', path);
   const response = await ServerConnection.makeRequest(url, init, settings);
   const text = await response.text();
-  const body: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) {
-    const message =
-      body && typeof body === 'object' && 'message' in body
-        ? String((body as { message: unknown }).message)
-        : response.statusText;
+    let message = response.statusText;
+    try {
+      const body: unknown = JSON.parse(text);
+      if (body && typeof body === 'object' && 'message' in body) {
+        message = String((body as { message: unknown }).message);
+      }
+    } catch {
+      // Not JSON (a proxy's error page): keep the status text.
+    }
     throw new CodaAPIError(response.status, message);
   }
-  return body as T;
+  return text;
+}
+
+/** A JSON endpoint under `coda/`. */
+export async function requestCoda<T>(
+  path: string,
+  init: RequestInit = {}
+): Promise<T> {
+  const text = await fetchCoda(path, init);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+/** A plain-text endpoint under `coda/` (transcripts). */
+export function requestCodaText(path: string): Promise<string> {
+  return fetchCoda(path, {});
 }

@@ -17,6 +17,8 @@ import { ITranslator } from '@jupyterlab/translation';
 import { AgentRegistry } from './agents';
 import { credentialsPlugin } from './credentials/plugin';
 import { setupPlugin } from './setup/plugin';
+import { tasksPlugin } from './tasks/plugin';
+import { terminalFeaturesPlugin } from './terminal/plugin';
 import { ICodaAgents } from './tokens';
 import {
   AgentTerminalWidget,
@@ -218,4 +220,10 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
   }
 };
 
-export default [agentsPlugin, setupPlugin, credentialsPlugin];
+export default [
+  agentsPlugin,
+  setupPlugin,
+  credentialsPlugin,
+  tasksPlugin,
+  terminalFeaturesPlugin
+];

@@ -10,6 +10,7 @@ import pytest
 from ..browser.conftest import browser  # noqa: F401 - module-scoped Chromium fixture
 from ..browser.lab import Lab
 from ..conftest import write_stub
+from ..fakes.workspace import FakeWorkspace
 from .conftest import APP_NAME, OTHER, OWNER, OWNER_MIXED_CASE, SERVICE_PRINCIPAL_ENV, apps_server
 from .proxy import AppsProxy
 
@@ -85,3 +86,59 @@ def test_no_header_and_no_cookie_gets_403(page: Any, app: tuple[Lab, AppsProxy])
     response = page.goto(proxy.url + "lab")
     assert response is not None and response.status == 403
     assert "You are not signed in" in page.locator("body").inner_text()
+
+
+@pytest.fixture(scope="module")
+def workspace_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, AppsProxy, FakeWorkspace]]:
+    with FakeWorkspace() as workspace:
+        env = {
+            "DATABRICKS_APP_NAME": APP_NAME,
+            "APP_OWNER_EMAIL": OWNER,
+            "DATABRICKS_HOST": workspace.host,
+            **SERVICE_PRINCIPAL_ENV,
+        }
+        with apps_server(tmp_path_factory.mktemp("apps-pat"), env) as (lab, proxy):
+            write_stub(lab.home / ".local" / "bin", "claude", STUB_CLAUDE)
+            yield lab, proxy, workspace
+
+
+def test_owner_pastes_a_pat_in_the_dialog(browser: Any, workspace_app: tuple[Lab, AppsProxy, FakeWorkspace]) -> None:  # noqa: F811
+    lab, proxy, workspace = workspace_app
+    proxy.identity = OWNER_MIXED_CASE
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(proxy.url + "lab")
+        dialog = page.locator(".jp-Dialog").filter(has_text="Connect to Databricks")
+        dialog.wait_for()
+        link = dialog.locator("a", has_text="token page")
+        assert link.get_attribute("href") == f"{workspace.host}/#setting/account/token"
+        field = dialog.locator("input[type=password]")
+        assert field.get_attribute("type") == "password"
+        field.fill("dapi-wrong-token")
+        dialog.get_by_role("button", name="Connect").click()
+        # A rejected token asks again, saying why, without echoing it.
+        page.locator(".jp-Dialog", has_text="was not accepted").wait_for()
+        assert "dapi-wrong-token" not in page.locator(".jp-Dialog").inner_text()
+        page.locator(".jp-Dialog input[type=password]").fill(workspace.bootstrap_token)
+        page.locator(".jp-Dialog").get_by_role("button", name="Connect").click()
+        status = page.locator(".coda-CredentialsStatus")
+        page.wait_for_function(
+            "() => /Databricks: .+ · token rotates in \\d+:\\d\\d/.test("
+            "document.querySelector('.coda-CredentialsStatus')?.textContent ?? '')"
+        )
+        assert workspace.user_name in status.inner_text()
+        assert workspace.bootstrap_token not in page.content()
+        assert workspace.minted_tokens(), "the server minted a short-lived token"
+        # Then an agent terminal works as usual.
+        page.locator('.jp-LauncherCard[data-category="Coding Agents"]').filter(has_text="Claude Code").first.click()
+        terminal = page.locator("[data-coda-agent-terminal]").first
+        terminal.wait_for()
+        name = terminal.get_attribute("data-coda-agent-terminal")
+        page.wait_for_function(
+            "(sel) => (document.querySelector(sel)?.textContent ?? '').includes('stub claude says hi')",
+            arg=f"#coda-agent-terminal-{name} .xterm-accessibility",
+        )
+    finally:
+        context.close()

@@ -71,7 +71,9 @@ class Lab:
             return json.loads(response.read() or b"null")
 
 
-def prepare_dirs(base: Path, extension_enabled: bool = True) -> dict[str, Path]:
+def prepare_dirs(
+    base: Path, extension_enabled: bool = True, server_config: dict[str, object] | None = None
+) -> dict[str, Path]:
     dirs = {name: base / name for name in ("home", "root", "config", "workspaces", "user-settings")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -80,6 +82,8 @@ def prepare_dirs(base: Path, extension_enabled: bool = True) -> dict[str, Path]:
     (labconfig / "default_setting_overrides.json").write_text(
         json.dumps(TEST_SETTING_OVERRIDES), encoding="utf-8"
     )
+    if server_config:
+        (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(server_config), encoding="utf-8")
     if not extension_enabled:
         (labconfig / "page_config.json").write_text(
             json.dumps({"disabledExtensions": {"coda-jupyter": True}}), encoding="utf-8"
@@ -94,9 +98,14 @@ def running_lab(
     extra_env: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
     timeout: float = 60,
+    server_config: dict[str, object] | None = None,
 ) -> Iterator[Lab]:
-    """Start ``jupyter lab`` on a free port and stop it (and its terminals) afterwards."""
-    dirs = prepare_dirs(base, extension_enabled)
+    """Start ``jupyter lab`` on a free port and stop it (and its terminals) afterwards.
+
+    ``server_config`` becomes the lab's ``jupyter_server_config.json`` (for
+    options awkward to pass on a command line, such as lists of dicts).
+    """
+    dirs = prepare_dirs(base, extension_enabled, server_config)
     port = free_port()
     token = secrets.token_hex(16)
     log = base / "lab.log"
