@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import configparser
 import enum
+import functools
 import inspect
 import io
 import logging
@@ -20,13 +21,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from databricks.sdk import WorkspaceClient
-from databricks.sdk.core import Config
-from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
 
 from ..util.files import atomic_write
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
 
 LOG = logging.getLogger("coda_jupyter.auth")
 
@@ -118,7 +119,11 @@ def normalise_host(host: str | None) -> str | None:
 
 # Keys that select another way of authenticating; a profile holding our token
 # must not keep them or the SDK refuses the profile as ambiguous.
-_AUTH_KEYS = frozenset({"auth_type"} | {a.name for a in Config.attributes() if a.auth})
+@functools.lru_cache(maxsize=1)
+def _auth_keys() -> frozenset[str]:
+    from databricks.sdk.core import Config
+
+    return frozenset({"auth_type"} | {a.name for a in Config.attributes() if a.auth})
 
 
 def _profile_parser() -> configparser.ConfigParser:
@@ -142,7 +147,7 @@ def write_profile(path: Path, profile: str, host: str, token: str) -> None:
         parser = _profile_parser()
     kept = {}
     if parser.has_section(profile):
-        kept = {k: v for k, v in parser[profile].items() if k not in _AUTH_KEYS and k != "host"}
+        kept = {k: v for k, v in parser[profile].items() if k not in _auth_keys() and k != "host"}
         parser.remove_section(profile)
     parser.add_section(profile)
     parser[profile].update({"host": host, "token": token, **kept})
@@ -152,7 +157,15 @@ def write_profile(path: Path, profile: str, host: str, token: str) -> None:
 
 
 def _is_auth_error(err: BaseException) -> bool:
+    from databricks.sdk.errors import PermissionDenied, Unauthenticated
+
     return isinstance(err, (Unauthenticated, PermissionDenied))
+
+
+def _is_not_found(err: BaseException) -> bool:
+    from databricks.sdk.errors import NotFound
+
+    return isinstance(err, NotFound)
 
 
 def _scrub(text: str, secrets: Iterable[str | None]) -> str:
@@ -399,15 +412,15 @@ class CredentialManager:
                 continue
             try:
                 await self._in_thread(self._revoke, creds.host, creds.token, token_id)
-            except NotFound:
-                pass
             except Exception as err:
-                self.log.warning(
-                    "coda: could not revoke previous token id %s (%s); will retry",
-                    token_id,
-                    self._describe(err, creds.token),
-                )
-                continue
+                # Already gone counts as revoked; anything else is retried later.
+                if not _is_not_found(err):
+                    self.log.warning(
+                        "coda: could not revoke previous token id %s (%s); will retry",
+                        token_id,
+                        self._describe(err, creds.token),
+                    )
+                    continue
             del self._pending_revocations[token_id]
             self.log.info("coda: revoked previous token id %s", token_id)
 
@@ -466,6 +479,10 @@ class CredentialManager:
     # -- SDK calls (run in worker threads) -------------------------------
 
     def _client(self, host: str, token: str) -> WorkspaceClient:
+        # Imported here: the SDK costs about a second, paid only when used.
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.core import Config
+
         config = Config(
             host=host,
             token=token,
@@ -500,6 +517,9 @@ class CredentialManager:
         self._client(host, token).tokens.delete(token_id=token_id)
 
     def _from_profile(self, name: str) -> Credentials:
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.core import Config
+
         config = Config(
             profile=name,
             config_file=str(databrickscfg_path()),

@@ -13,8 +13,6 @@ import logging
 import os
 from collections.abc import Mapping
 
-from databricks.sdk import WorkspaceClient
-from databricks.sdk.core import Config
 
 LOG = logging.getLogger("coda_jupyter.auth")
 
@@ -113,6 +111,10 @@ class OwnerResolver:
     def _creator(self, app_name: str) -> str | None:
         # No explicit credentials: the SDK picks up the app's service principal
         # (DATABRICKS_HOST + DATABRICKS_CLIENT_ID/SECRET) from the environment.
+        # Imported here: the SDK costs about a second, paid only when used.
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.core import Config
+
         config = Config(
             retry_timeout_seconds=self._sdk_retry_timeout,
             http_timeout_seconds=self._sdk_http_timeout,

@@ -8,6 +8,7 @@ from .gateway import GatewayHandler
 from .health import HealthHandler
 from .mcp import ROUTES as MCP_ROUTES
 from .setup import SetupHandler, SetupRetryHandler
+from .sync import SyncHandler
 from .tasks import ROUTES as TASK_ROUTES
 from .uploads import ROUTES as UPLOAD_ROUTES
 
@@ -19,6 +20,7 @@ ROUTES: list[tuple[str, type]] = [
     (r"/coda/api/gateway", GatewayHandler),
     (r"/coda/api/setup", SetupHandler),
     (r"/coda/api/setup/retry", SetupRetryHandler),
+    (r"/coda/api/sync", SyncHandler),
     *UPLOAD_ROUTES,
     *MCP_ROUTES,
     *TASK_ROUTES,

@@ -22,6 +22,17 @@ class CodaAPIHandler(APIHandler):
     def coda(self) -> CodaApp:
         return self.settings["coda_app"]
 
+    def public_host(self) -> str:
+        """The host a browser used to reach us.
+
+        Behind the Databricks Apps proxy (the only way in, in Apps mode) that is
+        the proxy's X-Forwarded-Host; locally it is the request's own Host.
+        """
+        forwarded = self.request.headers.get("X-Forwarded-Host", "")
+        if self.coda.apps_mode and forwarded:
+            return forwarded.split(",")[-1].strip()
+        return self.request.host
+
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; empty bodies mean ``{}``."""
         if not self.request.body:

@@ -19,21 +19,24 @@ Security, in order:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..mcp import mcp_server
-from ..mcp.protocol import SESSION_HEADER, VERSION_HEADER, HttpReply, origin_allowed
-from ..mcp.tools import ToolContext
+from ..mcp import SESSION_HEADER, VERSION_HEADER, mcp_server
 from ..tasks import task_runner
 from .base import CodaAPIHandler
 
+if TYPE_CHECKING:
+    from ..mcp.protocol import HttpReply
 
-def lab_terminal_url(handler: web.RequestHandler, terminal: str) -> str:
-    """An absolute JupyterLab URL that opens ``terminal``."""
-    path = url_path_join(handler.settings.get("base_url", "/"), "lab", "terminals", terminal)
-    return f"{handler.request.protocol}://{handler.request.host}{path}"
+
+def lab_terminal_url(handler: CodaAPIHandler, terminal: str) -> str:
+    """An absolute JupyterLab URL that opens ``terminal`` (the lab extension routes ``coda-terminal``)."""
+    path = url_path_join(handler.settings.get("base_url", "/"), "lab")
+    return f"{handler.request.protocol}://{handler.public_host()}{path}?coda-terminal={terminal}"
 
 
 class McpHandler(CodaAPIHandler):
@@ -51,7 +54,10 @@ class McpHandler(CodaAPIHandler):
         allowed = list(mcp_server(self.settings).allowed_origins)
         if self.allow_origin:
             allowed.append(self.allow_origin)
-        if origin_allowed(origin, self.request.headers.get("Host"), allowed):
+        from ..mcp.protocol import origin_allowed
+
+        hosts = {self.request.headers.get("Host"), self.public_host()}
+        if any(origin_allowed(origin, host, allowed) for host in hosts):
             return True
         return bool(self.allow_origin_pat and self.allow_origin_pat.match(origin))
 
@@ -64,6 +70,8 @@ class McpHandler(CodaAPIHandler):
         content_type = self.request.headers.get("Content-Type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             raise web.HTTPError(415, "MCP requests must be sent as Content-Type: application/json")
+        from ..mcp.tools import ToolContext
+
         runner = task_runner(self.settings)
         ctx = ToolContext(runner=runner, lab_url=lambda terminal: lab_terminal_url(self, terminal))
         reply = server.endpoint.post(

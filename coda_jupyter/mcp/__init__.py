@@ -7,17 +7,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Float, Integer, List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .. import __version__
 from ..tasks import task_runner
-from .protocol import McpEndpoint, Sessions
-from .tools import ToolSet
+
+if TYPE_CHECKING:
+    from .protocol import McpEndpoint
 
 SETTINGS_KEY = "coda_mcp"
+SESSION_HEADER = "Mcp-Session-Id"
+VERSION_HEADER = "MCP-Protocol-Version"
 
 
 class McpServer(LoggingConfigurable):
@@ -49,6 +51,12 @@ def mcp_server(settings: dict[str, Any]) -> McpServer:
     """The server's ``McpServer``, created on first use."""
     server = settings.get(SETTINGS_KEY)
     if server is None:
+        # The protocol layer (pydantic models of mcp-types) loads on first use,
+        # keeping it out of server start-up.
+        from .. import __version__
+        from .protocol import McpEndpoint, Sessions
+        from .tools import ToolSet
+
         runner = task_runner(settings)
         server = McpServer(endpoint=McpEndpoint(ToolSet(runner), __version__), parent=settings["coda_app"])
         server.endpoint.sessions = Sessions(server.max_sessions, server.session_idle_timeout_s)

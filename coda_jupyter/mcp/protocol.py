@@ -45,12 +45,11 @@ from mcp_types.jsonrpc import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from pydantic import ValidationError
 
+from . import SESSION_HEADER, VERSION_HEADER
 from .tools import ToolContext, ToolSet, UnknownTool
 
 log = logging.getLogger(__name__)
 
-SESSION_HEADER = "Mcp-Session-Id"
-VERSION_HEADER = "MCP-Protocol-Version"
 # What a client that sends no version header speaks, per the transport spec.
 ASSUMED_VERSION = "2025-03-26"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .workspace import (
-    AUTH_ENV_VARS,
+    auth_env_vars,
     LOG,
     NotARepository,
     OutsideProjects,
@@ -90,7 +90,7 @@ def _choose_profile(requested: str | None) -> str | None:
     """
     profile = requested or ("DEFAULT" if profile_exists("DEFAULT") else None)
     if profile is not None:
-        for name in AUTH_ENV_VARS:
+        for name in auth_env_vars():
             os.environ.pop(name, None)
     return profile
 

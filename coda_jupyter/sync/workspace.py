@@ -28,15 +28,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from databricks.sdk import WorkspaceClient
-from databricks.sdk.core import Config
-from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
-from databricks.sdk.service.workspace import ImportFormat
 
 from ..auth.credentials import databrickscfg_path
 from ..util.files import atomic_write_json, read_json
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
 
 LOG = logging.getLogger("coda_jupyter.sync")
 
@@ -228,9 +227,10 @@ class BlobReader:
 
 # Variables that would make the SDK authenticate some other way than the
 # chosen profile (the app's service principal above all).
-AUTH_ENV_VARS: frozenset[str] = frozenset(
-    a.env for a in Config.attributes() if a.env and (a.auth or a.name in ("host", "auth_type"))
-)
+def auth_env_vars() -> frozenset[str]:
+    from databricks.sdk.core import Config
+
+    return frozenset(a.env for a in Config.attributes() if a.env and (a.auth or a.name in ("host", "auth_type")))
 
 
 def profile_exists(profile: str) -> bool:
@@ -244,6 +244,9 @@ def profile_exists(profile: str) -> bool:
 
 def make_client(profile: str | None) -> WorkspaceClient:
     """A client for ``profile`` in ~/.databrickscfg, or from the environment when ``None``."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
+
     try:
         config = Config(
             profile=profile,
@@ -261,6 +264,8 @@ def make_client(profile: str | None) -> WorkspaceClient:
 
 def describe(err: BaseException, secrets: Iterable[str | None] = ()) -> str:
     """One scrubbed line about ``err`` for the log and the status file."""
+    from databricks.sdk.errors import DatabricksError, PermissionDenied, Unauthenticated
+
     if isinstance(err, (Unauthenticated, PermissionDenied)):
         text = f"the workspace rejected the credentials ({err.error_code or type(err).__name__}); renew the token in JupyterLab, then run coda-sync"
     elif isinstance(err, DatabricksError):
@@ -437,6 +442,9 @@ def sync_repo(
 
 
 def _push(ws: WorkspaceClient, repo: Path, name: str, state_file: Path, full: bool) -> SyncResult:
+    from databricks.sdk.errors import NotFound
+    from databricks.sdk.service.workspace import ImportFormat
+
     user = ws.current_user.me().user_name
     if not user:
         raise SyncError("the workspace did not say who the current user is")

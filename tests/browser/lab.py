@@ -105,6 +105,8 @@ def running_lab(
     ``server_config`` becomes the lab's ``jupyter_server_config.json`` (for
     options awkward to pass on a command line, such as lists of dicts).
     """
+    if not extension_enabled:
+        server_config = {**(server_config or {}), "ServerApp": {"jpserver_extensions": {"coda_jupyter": False}}}
     dirs = prepare_dirs(base, extension_enabled, server_config)
     port = free_port()
     token = secrets.token_hex(16)
@@ -132,8 +134,6 @@ def running_lab(
         "--CodaApp.setup_builtin=False",
         *(extra_args or []),
     ]
-    if not extension_enabled:
-        args.append('--ServerApp.jpserver_extensions={"coda_jupyter": false}')
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
             args, env=env, cwd=dirs["root"], stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True

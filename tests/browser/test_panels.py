@@ -94,7 +94,7 @@ def _mcp(lab: Lab, payload: dict[str, Any], session: str | None = None) -> tuple
         return (json.loads(body) if body else {}), response.headers.get("Mcp-Session-Id") or session
 
 
-def start_task(lab: Lab, prompt: str) -> str:
+def start_task(lab: Lab, prompt: str) -> dict[str, Any]:
     _, session = _mcp(
         lab,
         {
@@ -110,13 +110,13 @@ def start_task(lab: Lab, prompt: str) -> str:
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "coda_run", "arguments": {"prompt": prompt}}},
         session,
     )
-    return str(reply["result"]["structuredContent"]["task_id"])
+    return dict(reply["result"]["structuredContent"])
 
 
 def test_task_from_mcp_shows_live_with_terminal_and_result(page: Any, lab: Lab) -> None:
     page.goto(lab.page_url())
     panel = open_sidebar(page, "coda-tasks-panel")
-    task_id = start_task(lab, "Summarise the repository for the panel test")
+    task_id = start_task(lab, "Summarise the repository for the panel test")["task_id"]
     entry = panel.locator(f'[data-task="{task_id}"]')
     entry.wait_for()
     assert "stubtask" in entry.inner_text()
@@ -147,3 +147,14 @@ def test_task_from_mcp_shows_live_with_terminal_and_result(page: Any, lab: Lab) 
     assert snippets.count() == 6
     assert "coda/mcp" in snippets.first.inner_text()
     assert lab.token not in clients.inner_text()
+
+
+def test_lab_url_from_coda_run_opens_the_task_terminal(page: Any, lab: Lab) -> None:
+    started = start_task(lab, "A task to watch through its lab_url")
+    assert started["lab_url"].endswith(f"/lab?coda-terminal={started['terminal']}")
+    page.goto(f"{started['lab_url']}&token={lab.token}")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-Terminal .xterm-accessibility')]"
+        ".some(n => n.textContent.includes('stub task working'))"
+    )
+    assert page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=started["terminal"]).count() == 1

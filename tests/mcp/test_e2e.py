@@ -63,7 +63,7 @@ async def test_run_inbox_result(mcp_session: Any, jp_root_dir: Path) -> None:
         task_id = started["task_id"]
         assert started["status"] == "running"
         assert started["terminal"] == f"task_{task_id}"
-        assert started["lab_url"].endswith(f"/lab/terminals/task_{task_id}")
+        assert started["lab_url"].endswith(f"/lab?coda-terminal=task_{task_id}")
 
         result = await _until(session, task_id, {"completed"})
         assert result["summary"] == f"stub did {task_id}"
@@ -288,7 +288,7 @@ async def test_panel_rest_api(mcp_session: Any, jp_fetch: Any) -> None:
         await _until(session, task_id, {"running"})
         listing = json.loads((await jp_fetch("coda", "api", "tasks")).body)
         assert [t["task_id"] for t in listing["tasks"]] == [task_id]
-        assert listing["tasks"][0]["lab_url"].endswith(f"/lab/terminals/task_{task_id}")
+        assert listing["tasks"][0]["lab_url"].endswith(f"/lab?coda-terminal=task_{task_id}")
         for _ in range(50):
             detail = json.loads((await jp_fetch("coda", "api", "tasks", task_id)).body)
             if "stub sleeping" in detail["transcript_tail"]:

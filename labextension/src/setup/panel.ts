@@ -3,6 +3,7 @@ import { Widget } from '@lumino/widgets';
 
 import { AgentRegistry } from '../agents';
 import { ISetupStep, SetupModel, toEpochSeconds } from './model';
+import { ServicesView } from './services';
 
 const STATUS_TEXT: Record<string, string> = {
   pending: 'pending',
@@ -42,7 +43,7 @@ export class AgentsPanel extends Widget {
   private _agentsList = element('ul', 'coda-AgentsPanel-agents');
   private _header = element('div', 'coda-AgentsPanel-header');
   private _steps = element('ul', 'coda-AgentsPanel-steps');
-  private _extra = element('div', 'coda-AgentsPanel-extra');
+  private _services = new ServicesView();
   private _ticker = 0;
 
   constructor(
@@ -61,7 +62,7 @@ export class AgentsPanel extends Widget {
       stepsTitle,
       this._header,
       this._steps,
-      this._extra
+      this._services.node
     );
     _model.changed.connect(this._render, this);
     _registry.changed.connect(this._renderAgents, this);
@@ -69,13 +70,9 @@ export class AgentsPanel extends Widget {
     this._renderAgents();
   }
 
-  /** A slot below the steps for other concerns (gateway, credentials, sync). */
-  get extraNode(): HTMLElement {
-    return this._extra;
-  }
-
   dispose(): void {
     window.clearInterval(this._ticker);
+    this._services.dispose();
     super.dispose();
   }
 
