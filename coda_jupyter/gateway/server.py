@@ -423,7 +423,10 @@ class _Relay:
         message = None if self.status < 400 else f"upstream answered {self.status}"
         self.gateway.record(handler.route.name if handler.route else "-", self.status, message)
         if self.status >= 400:
-            log.warning("upstream answered %s on route %s", self.status, handler.route.name if handler.route else "-")
+            # Clients probe optional endpoints (Hermes asks for model lists):
+            # a 4xx is the client's business, a 5xx is worth the operator's eye.
+            level = logging.WARNING if self.status >= 500 else logging.INFO
+            log.log(level, "upstream answered %s on route %s", self.status, handler.route.name if handler.route else "-")
         if not handler._finished:
             handler.finish()
 

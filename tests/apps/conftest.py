@@ -169,10 +169,23 @@ async def _websocket(url: str, headers: dict[str, str], send: list[str], until: 
                 continue
             if message is None:
                 raise AssertionError(f"{url} closed before {until!r}; got {collected[-2000:]!r}")
-            collected += message if isinstance(message, str) else message.decode("utf-8", errors="replace")
+            collected += _readable(message)
     finally:
         connection.close()
     return 101, collected
+
+
+def _readable(message: str | bytes) -> str:
+    """Terminal frames contribute their text (output may be split across
+    frames at any byte); any other message is kept as it came."""
+    text = message if isinstance(message, str) else message.decode("utf-8", errors="replace")
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(frame, list) and len(frame) == 2 and frame[0] == "stdout":
+        return str(frame[1])
+    return text
 
 
 def terminal_input(command: str) -> str:

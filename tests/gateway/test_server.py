@@ -439,15 +439,20 @@ def _chunked_upload(port: int, size: int) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         pieces = (b"x" * 1024 for _ in range(size // 1024))
-        connection.request(
-            "POST",
-            "/anthropic/v1/messages",
-            body=pieces,
-            headers={"Authorization": f"Bearer {LOCAL_KEY}"},
-            encode_chunked=True,
-        )
+        try:
+            connection.request(
+                "POST",
+                "/anthropic/v1/messages",
+                body=pieces,
+                headers={"Authorization": f"Bearer {LOCAL_KEY}"},
+                encode_chunked=True,
+            )
+        except (BrokenPipeError, ConnectionResetError):
+            # The gateway may answer 413 and close while we are still sending;
+            # its answer is still waiting to be read.
+            pass
         return connection.getresponse().status
-    except (BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
         return -1
     finally:
         connection.close()

@@ -1,275 +1,123 @@
-"""Each real agent CLI, when installed, reads the generated config cleanly.
+"""Each real agent CLI reads the generated config cleanly and lists what we wrote.
 
-Looked up on PATH, in ``~/.local/bin`` (where the setup engine installs) and
-in ``CODA_TEST_CLI_PATH`` (extra folders); a missing CLI skips its tests.
-Two checks per CLI, both offline:
-
-* its own config/MCP/skill listing runs without a config error and shows
-  what we wrote;
-* a one-shot prompt reaches a fake model server (a stand-in for the
-  Databricks cloud) at the configured route, with our key and model.
+The CLIs are the pinned ones, installed and cached by ``tests/clis.py``; a
+failed install fails these tests. The configs point at ``FakeModelUpstream``
+so that nothing a CLI does at start-up can reach a real model. The prompt
+round trip (through the local gateway) is in ``tests/gateway/test_real_clis.py``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from coda_jupyter.agents import BUILTIN
+from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext
 from coda_jupyter.gateway.routes import direct_endpoints
-from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext, Models
+from tests.clis import InstalledCli, Ran, RealClis, clean_env, real_clis, run_cli_async
+from tests.fakes.model_upstream import FakeModelUpstream
 
-KEY = "dapi-cli-probe-key"
+__all__ = ["real_clis"]  # the session fixture, imported so pytest finds it here
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+KEY = "coda-local-listing-key"
 SHIPPED_SKILLS = {"coda-task-reporting", "databricks-cli-sdk", "databricks-workspace-sync"}
 
 
-def cli_path() -> str:
-    extra = os.environ.get("CODA_TEST_CLI_PATH", "")
-    parts = [p for p in extra.split(os.pathsep) if p]
-    parts += [str(Path.home() / ".local" / "bin"), os.environ.get("PATH", "")]
-    return os.pathsep.join(parts)
-
-
-def require(name: str) -> str:
-    found = shutil.which(name, path=cli_path())
-    if found is None:
-        pytest.skip(f"{name} is not installed")
-    return found
-
-
 @dataclass
-class Seen:
-    path: str
-    authorization: str | None
-    model: str | None
+class Configured:
+    home: Path
+    fake: FakeModelUpstream
+
+    async def run(self, cli: InstalledCli, *args: str) -> Ran:
+        return await run_cli_async([str(cli.executable), *args], clean_env(self.home, cli), self.home / "projects")
 
 
-class FakeModelServer:
-    """Answers every call with a 400 and records what it was asked."""
-
-    def __init__(self) -> None:
-        self.requests: list[Seen] = []
-        seen = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                try:
-                    model = json.loads(body).get("model") if body else None
-                except ValueError:
-                    model = None
-                seen.append(Seen(self.path, self.headers.get("authorization"), model))
-                payload = b'{"error": {"message": "fake model server: no"}}'
-                self.send_response(400)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/serving-endpoints"
-
-
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeModelServer]:
-    server = FakeModelServer()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
-@pytest.fixture
-def configured(tmp_path: Path, fake_server: FakeModelServer) -> tuple[ConfigContext, dict[str, str]]:
+@pytest_asyncio.fixture
+async def configured(tmp_path: Path) -> AsyncIterator[Configured]:
+    """Every writer's output for one HOME, as the setup engine would leave it."""
+    fake = FakeModelUpstream()
+    await fake.start()
     home = tmp_path / "home"
     (home / "projects").mkdir(parents=True)
-    host = fake_server.base.removesuffix("/serving-endpoints")
     ctx = ConfigContext(
-        home=home, endpoints=direct_endpoints(gateway=None, host=host), api_key=KEY, user_email="jane@example.com"
+        home=home,
+        endpoints=direct_endpoints(gateway=fake.url, host=None),
+        api_key=KEY,
+        user_email="jane@example.com",
     )
     for spec in BUILTIN:
-        spec.config_writer(ctx)  # type: ignore[misc]
+        assert spec.config_writer is not None
+        spec.config_writer(ctx)
     for writer in SHARED_WRITERS:
         if writer.name == "skills":
             writer(ctx)
-    env = {
-        "HOME": str(home),
-        "PATH": cli_path(),
-        "LANG": "C.UTF-8",
-        "TERM": "dumb",
-        "NO_COLOR": "1",
-        "CI": "1",
-        "OPENCODE_DISABLE_AUTOUPDATE": "1",
-        "OPENCODE_DISABLE_MODELS_FETCH": "1",
-    }
-    fake_server.requests.clear()
-    return ctx, env
+    yield Configured(home, fake)
+    await fake.stop()
 
 
-def run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 90) -> tuple[int | None, str]:
-    """Run a CLI in its own session; on timeout kill the whole group (agents
-    spawn helpers) and return what it printed so far."""
-    try:
-        process = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )
-    except OSError as exc:  # e.g. a launcher whose interpreter was removed
-        pytest.skip(f"{argv[0]} cannot run: {exc}")
-    try:
-        output, _ = process.communicate(timeout=timeout)
-        return process.returncode, output
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        return None, output
+def assert_ok(ran: Ran) -> None:
+    assert ran.returncode == 0, ran.describe()
 
 
-def model_calls(server: FakeModelServer, prefix: str) -> list[Seen]:
-    return [seen for seen in server.requests if seen.path.startswith(prefix)]
+@pytest.mark.asyncio
+async def test_claude_lists_our_http_mcp_servers(configured: Configured, real_clis: RealClis) -> None:
+    ran = await configured.run(real_clis.require("claude"), "mcp", "list")
+    assert_ok(ran)
+    assert "deepwiki: https://mcp.deepwiki.com/mcp (HTTP)" in ran.stdout, ran.describe()
+    assert "exa: https://mcp.exa.ai/mcp (HTTP)" in ran.stdout, ran.describe()
 
 
-# --- Claude Code ---------------------------------------------------------------
-
-
-def test_claude_lists_our_http_mcp_servers(configured: tuple[ConfigContext, dict[str, str]]) -> None:
-    ctx, env = configured
-    code, output = run([require("claude"), "mcp", "list"], env, ctx.home / "projects")
-    assert code == 0, output
-    assert "deepwiki: https://mcp.deepwiki.com/mcp (HTTP)" in output
-    assert "exa: https://mcp.exa.ai/mcp (HTTP)" in output
-
-
-def test_claude_prompt_reaches_the_configured_endpoint(
-    configured: tuple[ConfigContext, dict[str, str]], fake_server: FakeModelServer
-) -> None:
-    ctx, env = configured
-    run([require("claude"), "-p", "hello"], env, ctx.home / "projects")
-    calls = model_calls(fake_server, "/serving-endpoints/anthropic/v1/messages")
-    assert calls, fake_server.requests
-    assert {(c.authorization, c.model) for c in calls} == {(f"Bearer {KEY}", Models().claude)}
-
-
-# --- Codex -------------------------------------------------------------------
-
-
-def test_codex_lists_our_mcp_servers(configured: tuple[ConfigContext, dict[str, str]]) -> None:
-    ctx, env = configured
-    code, output = run([require("codex"), "mcp", "list", "--json"], env, ctx.home / "projects")
-    assert code == 0, output
-    listed = json.loads(output[output.index("[") :])
+@pytest.mark.asyncio
+async def test_codex_lists_our_mcp_servers(configured: Configured, real_clis: RealClis) -> None:
+    ran = await configured.run(real_clis.require("codex"), "mcp", "list", "--json")
+    assert_ok(ran)
+    listed = json.loads(ran.stdout[ran.stdout.index("[") :])
     urls = {entry["name"]: entry["transport"].get("url") for entry in listed}
-    assert urls == {"deepwiki": "https://mcp.deepwiki.com/mcp", "exa": "https://mcp.exa.ai/mcp"}
+    assert urls == {"deepwiki": "https://mcp.deepwiki.com/mcp", "exa": "https://mcp.exa.ai/mcp"}, ran.describe()
 
 
-def test_codex_prompt_reaches_the_configured_endpoint(
-    configured: tuple[ConfigContext, dict[str, str]], fake_server: FakeModelServer
-) -> None:
-    ctx, env = configured
-    run([require("codex"), "exec", "--skip-git-repo-check", "hello"], env, ctx.home / "projects")
-    calls = model_calls(fake_server, "/serving-endpoints/responses")
-    assert calls, fake_server.requests
-    assert {(c.authorization, c.model) for c in calls} == {(f"Bearer {KEY}", Models().codex)}
-
-
-# --- Gemini CLI ----------------------------------------------------------------
-
-
-def test_gemini_config_is_valid_and_skills_appear_once(configured: tuple[ConfigContext, dict[str, str]]) -> None:
-    ctx, env = configured
-    gemini = require("gemini")
-    code, output = run([gemini, "mcp", "list"], env, ctx.home / "projects")
-    assert code == 0, output
-    assert "Invalid configuration" not in output
-    assert "deepwiki: https://mcp.deepwiki.com/mcp (http)" in output
-    code, output = run([gemini, "skills", "list"], env, ctx.home / "projects")
-    assert code == 0, output
-    assert "conflict" not in output.lower()
+@pytest.mark.asyncio
+async def test_gemini_config_is_valid_and_each_skill_appears_once(configured: Configured, real_clis: RealClis) -> None:
+    gemini = real_clis.require("gemini")
+    ran = await configured.run(gemini, "mcp", "list")
+    assert_ok(ran)
+    output = ran.stdout + ran.stderr
+    assert "Invalid configuration" not in output, ran.describe()
+    assert "deepwiki: https://mcp.deepwiki.com/mcp (http)" in output, ran.describe()
+    ran = await configured.run(gemini, "skills", "list")
+    assert_ok(ran)
+    output = ran.stdout + ran.stderr
+    assert "conflict" not in output.lower(), ran.describe()
     for name in SHIPPED_SKILLS:
-        assert output.count(f"{name} [Enabled]") == 1, output
+        assert output.count(f"{name} [Enabled]") == 1, ran.describe()
 
 
-def test_gemini_prompt_reaches_the_configured_endpoint(
-    configured: tuple[ConfigContext, dict[str, str]], fake_server: FakeModelServer
-) -> None:
-    ctx, env = configured
-    run([require("gemini"), "-p", "hello"], env, ctx.home / "projects")
-    calls = model_calls(fake_server, f"/serving-endpoints/google/v1beta/models/{Models().gemini}:")
-    assert calls, fake_server.requests
-    assert {c.authorization for c in calls} == {f"Bearer {KEY}"}
+@pytest.mark.asyncio
+async def test_opencode_lists_mcp_servers_and_each_skill_once(configured: Configured, real_clis: RealClis) -> None:
+    opencode = real_clis.require("opencode")
+    ran = await configured.run(opencode, "mcp", "list")
+    assert_ok(ran)
+    assert "deepwiki" in ran.stdout and "exa" in ran.stdout, ran.describe()
+    ran = await configured.run(opencode, "debug", "skill")
+    assert_ok(ran)
+    names = [skill["name"] for skill in json.loads(ran.stdout[ran.stdout.index("[") :])]
+    assert all(names.count(name) == 1 for name in SHIPPED_SKILLS), ran.describe()
 
 
-# --- OpenCode ----------------------------------------------------------------
-
-
-def test_opencode_lists_mcp_servers_and_each_skill_once(configured: tuple[ConfigContext, dict[str, str]]) -> None:
-    ctx, env = configured
-    opencode = require("opencode")
-    code, output = run([opencode, "mcp", "list"], env, ctx.home / "projects")
-    assert code == 0, output
-    assert "deepwiki" in output and "exa" in output
-    code, output = run([opencode, "debug", "skill"], env, ctx.home / "projects")
-    assert code == 0, output
-    names = [skill["name"] for skill in json.loads(output[output.index("[") :])]
-    assert all(names.count(name) == 1 for name in SHIPPED_SKILLS), names
-
-
-def test_opencode_prompt_reaches_the_configured_endpoint(
-    configured: tuple[ConfigContext, dict[str, str]], fake_server: FakeModelServer
-) -> None:
-    ctx, env = configured
-    run([require("opencode"), "run", "hello"], env, ctx.home / "projects")
-    calls = model_calls(fake_server, "/serving-endpoints/chat/completions")
-    assert calls, fake_server.requests
-    models = Models()
-    assert {c.authorization for c in calls} == {f"Bearer {KEY}"}
-    assert {c.model for c in calls} <= {models.opencode, models.opencode_small}
-    assert models.opencode in {c.model for c in calls}
-
-
-# --- Hermes ------------------------------------------------------------------
-
-
-def test_hermes_lists_mcp_servers_and_skills(configured: tuple[ConfigContext, dict[str, str]]) -> None:
-    ctx, env = configured
-    hermes = require("hermes")
-    code, output = run([hermes, "mcp", "list"], env, ctx.home / "projects")
-    assert code == 0, output
-    assert "https://mcp.deepwiki.com/mcp" in output and "https://mcp.exa.ai/mcp" in output
-    code, output = run([hermes, "skills", "list"], env, ctx.home / "projects")
-    assert code == 0, output
+@pytest.mark.asyncio
+async def test_hermes_lists_mcp_servers_and_each_skill_once(configured: Configured, real_clis: RealClis) -> None:
+    hermes = real_clis.require("hermes")
+    ran = await configured.run(hermes, "mcp", "list")
+    assert_ok(ran)
+    assert "https://mcp.deepwiki.com/mcp" in ran.stdout and "https://mcp.exa.ai/mcp" in ran.stdout, ran.describe()
+    ran = await configured.run(hermes, "skills", "list")
+    assert_ok(ran)
     for name in SHIPPED_SKILLS:
-        assert output.count(name) == 1, output
-
-
-def test_hermes_prompt_reaches_the_endpoint_and_falls_back(
-    configured: tuple[ConfigContext, dict[str, str]], fake_server: FakeModelServer
-) -> None:
-    ctx, env = configured
-    run([require("hermes"), "-z", "hello"], env, ctx.home / "projects", timeout=120)
-    calls = model_calls(fake_server, "/serving-endpoints/chat/completions")
-    assert {c.authorization for c in calls} == {f"Bearer {KEY}"}
-    models = Models()
-    assert [m for m in (models.hermes, models.hermes_fallback) if m in {c.model for c in calls}] == [
-        models.hermes,
-        models.hermes_fallback,
-    ]
+        assert ran.stdout.count(name) == 1, ran.describe()
