@@ -129,3 +129,15 @@ def test_plain_terminals_and_file_browser_still_work(page: Any, lab: Lab) -> Non
     )
 
 
+
+
+def test_notebooks_still_work(page: Any, lab: Lab) -> None:
+    page.goto(lab.page_url())
+    page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+    cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    cell.wait_for()
+    cell.click()
+    page.keyboard.type("6 * 7")
+    page.keyboard.press("Shift+Enter")
+    # Execution waits for the kernel to start, hence the long timeout.
+    page.locator(".jp-OutputArea-output", has_text="42").first.wait_for(timeout=60_000)

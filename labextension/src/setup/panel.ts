@@ -1,18 +1,10 @@
 import { Notification } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
+import { element } from '../dom';
 import { AgentRegistry } from '../agents';
 import { ISetupStep, SetupModel, toEpochSeconds } from './model';
 import { ServicesView } from './services';
-
-const STATUS_TEXT: Record<string, string> = {
-  pending: 'pending',
-  waiting: 'waiting',
-  running: 'running',
-  done: 'done',
-  skipped: 'skipped',
-  failed: 'failed'
-};
 
 function formatSeconds(seconds: number): string {
   if (seconds < 60) {
@@ -20,19 +12,6 @@ function formatSeconds(seconds: number): string {
   }
   const minutes = Math.floor(seconds / 60);
   return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /**
@@ -109,7 +88,7 @@ export class AgentsPanel extends Widget {
       element(
         'span',
         'coda-AgentsPanel-overall',
-        `${STATUS_TEXT[snapshot.status] ?? snapshot.status} · ${finished}/${total}`
+        `${snapshot.status} · ${finished}/${total}`
       )
     );
     this._header.dataset.status = snapshot.status;
@@ -131,7 +110,7 @@ export class AgentsPanel extends Widget {
     item.dataset.status = step.status;
     const row = element('div', 'coda-AgentsPanel-stepRow');
     row.append(
-      element('span', `coda-AgentsPanel-badge coda-mod-${step.status}`, STATUS_TEXT[step.status] ?? step.status),
+      element('span', `coda-AgentsPanel-badge coda-mod-${step.status}`, step.status),
       element('span', 'coda-AgentsPanel-stepLabel', step.label),
       element('span', 'coda-AgentsPanel-elapsed', this._elapsed(step))
     );

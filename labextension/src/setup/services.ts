@@ -1,6 +1,7 @@
 import { Poll } from '@lumino/polling';
 
 import { requestCoda } from '../api';
+import { element } from '../dom';
 
 interface IGatewayStatus {
   running: boolean;
@@ -26,10 +27,7 @@ interface ISyncStatus {
 }
 
 function line(className: string, text: string): HTMLElement {
-  const node = document.createElement('div');
-  node.className = className;
-  node.textContent = text;
-  return node;
+  return element('div', className, text);
 }
 
 /**

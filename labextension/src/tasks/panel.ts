@@ -2,21 +2,9 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
+import { element } from '../dom';
 import { clientConfigs, mcpUrl } from './clients';
 import { ITaskEntry, TasksModel } from './model';
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 function button(label: string, onClick: () => void, title = ''): HTMLButtonElement {
   const node = element('button', 'jp-Button jp-mod-styled coda-TasksPanel-action', label);
