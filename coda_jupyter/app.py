@@ -20,6 +20,7 @@ from .auth.credentials import (
     CredentialManager,
     Credentials,
     RotationSettings,
+    profile_exists,
 )
 from .auth.gateway_discovery import GatewayResolver
 from .auth.identity import (
@@ -297,7 +298,7 @@ class CodaApp(ExtensionApp):
         await self.gateway.start()
         if self.setup_enabled:
             self.setup.start()
-        if not self.apps_mode and self.databricks_profile:
+        if not self.apps_mode and self.databricks_profile and profile_exists(self.databricks_profile):
             try:
                 await self.credentials.load_profile(self.databricks_profile)
             except CredentialError as err:

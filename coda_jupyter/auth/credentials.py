@@ -109,6 +109,16 @@ def databrickscfg_path() -> Path:
     return Path(override).expanduser() if override else Path.home() / ".databrickscfg"
 
 
+def profile_exists(profile: str) -> bool:
+    """Whether ~/.databrickscfg has the section, read without the (slow to import) SDK."""
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
+    try:
+        parser.read(databrickscfg_path(), encoding="utf-8")
+    except configparser.Error:
+        return False
+    return parser.has_section(profile)
+
+
 def normalise_host(host: str | None) -> str | None:
     """Apps may inject ``DATABRICKS_HOST`` without a scheme or with a trailing slash."""
     if not host or not host.strip():

@@ -20,15 +20,15 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from ..auth.credentials import profile_exists
 from .workspace import (
-    auth_env_vars,
     LOG,
     NotARepository,
     OutsideProjects,
     SyncError,
     SyncPaths,
     SyncResult,
-    profile_exists,
+    auth_env_vars,
     projects_dir,
     sync_repo,
     sync_status,

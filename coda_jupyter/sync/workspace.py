@@ -17,7 +17,6 @@ the repository path and later updates and deletions would miss it.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import fcntl
 import hashlib
@@ -231,15 +230,6 @@ def auth_env_vars() -> frozenset[str]:
     from databricks.sdk.core import Config
 
     return frozenset(a.env for a in Config.attributes() if a.env and (a.auth or a.name in ("host", "auth_type")))
-
-
-def profile_exists(profile: str) -> bool:
-    parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
-    try:
-        parser.read(databrickscfg_path(), encoding="utf-8")
-    except configparser.Error:
-        return False
-    return parser.has_section(profile)
 
 
 def make_client(profile: str | None) -> WorkspaceClient:

@@ -68,6 +68,8 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
     translator: ITranslator | null
   ) => {
     const registry = new AgentRegistry();
+    // Commands that label widgets wait for the first catalogue answer.
+    let firstLoad: Promise<void> = Promise.resolve();
     const tracker = new WidgetTracker<AgentTerminalWidget>({
       namespace: 'coda-agent-terminal'
     });
@@ -123,6 +125,7 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
       icon: args => registry.icon(String(args.id)),
       execute: async args => {
         const { id, split } = args as unknown as IOpenArgs;
+        await firstLoad;
         const cwd =
           typeof args.cwd === 'string'
             ? args.cwd
@@ -151,6 +154,7 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
       label: 'Reattach Agent Terminal',
       execute: async args => {
         const name = String(args.name);
+        await firstLoad;
         await app.serviceManager.terminals.refreshRunning();
         const running = [...app.serviceManager.terminals.running()].some(
           model => model.name === name
@@ -213,7 +217,9 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
         );
       }
     };
-    await refresh();
+    // Not awaited: JupyterLab's start (and its launcher) must not wait for
+    // the server to probe agent versions; tiles appear when the answer does.
+    firstLoad = refresh();
     // Installs finish in the background; a slow poll flips tiles to ready.
     window.setInterval(() => void refresh(), REFRESH_MS);
     return registry;

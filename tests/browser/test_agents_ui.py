@@ -136,8 +136,9 @@ def test_notebooks_still_work(page: Any, lab: Lab) -> None:
     page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
     cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
     cell.wait_for()
+    # A cell run before the kernel is up can be dropped: wait until it is idle.
+    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
     cell.click()
     page.keyboard.type("6 * 7")
     page.keyboard.press("Shift+Enter")
-    # Execution waits for the kernel to start, hence the long timeout.
-    page.locator(".jp-OutputArea-output", has_text="42").first.wait_for(timeout=60_000)
+    page.locator(".jp-OutputArea-output", has_text="42").first.wait_for()
