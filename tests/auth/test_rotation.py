@@ -124,17 +124,22 @@ async def test_revoked_tokens_reach_expired_and_stop(
     assert (await manager.configure(fresh))["state"] == "valid"
 
 
-async def test_persistent_failures_go_expiring_then_expired(
-    make_manager: Make, workspace: FakeWorkspace, eventually: Eventually
-) -> None:
-    settings = RotationSettings(
-        lifetime_seconds=4,
+def short_lived(lifetime_seconds: int) -> RotationSettings:
+    """Tokens that die within seconds, rotated every second, with quick bounded backoff."""
+    return RotationSettings(
+        lifetime_seconds=lifetime_seconds,
         interval_seconds=1.0,
         backoff_initial_seconds=0.2,
         backoff_max_seconds=0.5,
         sdk_retry_timeout_seconds=1,
         sdk_http_timeout_seconds=1.0,
     )
+
+
+async def test_persistent_failures_go_expiring_then_expired(
+    make_manager: Make, workspace: FakeWorkspace, eventually: Eventually
+) -> None:
+    settings = short_lived(4)
     manager = make_manager(settings=settings)
     await manager.configure(workspace.bootstrap_token)
     workspace.fail_next(CREATE, 500, times=1000)
@@ -150,14 +155,7 @@ async def test_keeps_rotating_when_idle_past_the_lifetime(
     make_manager: Make, workspace: FakeWorkspace, eventually: Eventually
 ) -> None:
     """Upstream skipped rotation while idle until the token died (deadlock)."""
-    settings = RotationSettings(
-        lifetime_seconds=3,
-        interval_seconds=1.0,
-        backoff_initial_seconds=0.2,
-        backoff_max_seconds=0.5,
-        sdk_retry_timeout_seconds=1,
-        sdk_http_timeout_seconds=1.0,
-    )
+    settings = short_lived(3)
     manager = make_manager(settings=settings)
     await manager.configure(workspace.bootstrap_token)
     started = time.monotonic()
