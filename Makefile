@@ -18,7 +18,7 @@ BUILT_LAB := coda_jupyter/labextension/static/style.js
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test build clean help deploy app-status
+.PHONY: lab test lint build clean help deploy app-status screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,8 +28,17 @@ lab: $(STAMPS)/installed ## set up (incrementally) and start JupyterLab on $$POR
 
 build: $(BUILT_LAB) ## build the lab extension into coda_jupyter/labextension
 
-test: $(STAMPS)/installed $(STAMPS)/test-deps $(STAMPS)/chromium ## install test deps and run all tests
+# Lint comes first: a lint error fails `make test` before the slow tests start.
+test: lint $(STAMPS)/chromium ## install test deps, lint, and run all tests
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+lint: $(STAMPS)/test-deps ## check the Python code with ruff and mypy (settings in pyproject.toml)
+	$(BIN)/ruff check coda_jupyter tests bench
+	$(BIN)/mypy coda_jupyter
+
+# The first-run pictures in docs/deployment.md, taken by the journey test.
+screenshots: $(STAMPS)/test-deps $(STAMPS)/chromium ## regenerate docs/images/ from the Databricks App journey test
+	CODA_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/apps/test_journey.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

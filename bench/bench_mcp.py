@@ -14,14 +14,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
+import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from coda_server import free_port, percentile, start_server, wait_ready
 
 RUNS = 200
 LIST_SECONDS = 5.0
@@ -29,40 +30,6 @@ TOKEN = "bench-token"
 # The stub stays up: submit latency is measured without terminals ending
 # meanwhile (terminado blocks its loop ~100 ms on every PTY close).
 STUB = "#!/bin/sh\nexec sleep 120\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
-    bin_dir = home / ".local" / "bin"
-    bin_dir.mkdir(parents=True)
-    stub = bin_dir / "bench-agent"
-    stub.write_text(STUB)
-    stub.chmod(0o755)
-    (home / "root").mkdir()
-    config = {
-        "ServerApp": {
-            "port": port, "ip": "127.0.0.1", "open_browser": False, "allow_root": True,
-            "root_dir": str(home / "root"),
-            "jpserver_extensions": {"coda_jupyter": True, "jupyter_server_terminals": True, "tests.mcp.coda_test_routes": True},
-        },
-        "IdentityProvider": {"token": TOKEN},
-        "CodaApp": {"agents": {"bench": {"executable": "bench-agent"}}},
-        "TaskRunner": {"default_agent": "bench", "max_concurrent": RUNS + 10},
-    }
-    (home / "config").mkdir()
-    (home / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
-    env = {
-        **os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-    }
-    log = open(home / "server.log", "wb")  # noqa: SIM115 (lives as long as the server)
-    return subprocess.Popen([sys.executable, "-m", "jupyter_server"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 class Client:
@@ -85,32 +52,25 @@ class Client:
         return json.loads(data)
 
 
-def _wait(port: int) -> None:
-    for _ in range(300):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/status", headers={"Authorization": f"token {TOKEN}"})
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        server = _start(Path(tmp), port)
+        port = free_port()
+        server = start_server(
+            Path(tmp),
+            port,
+            TOKEN,
+            stubs={"bench-agent": STUB},
+            config={
+                "CodaApp": {"agents": {"bench": {"executable": "bench-agent"}}},
+                "TaskRunner": {"default_agent": "bench", "max_concurrent": RUNS + 10},
+            },
+            extensions=("tests.mcp.coda_test_routes",),
+        )
         try:
-            _wait(port)
+            wait_ready(port, TOKEN)
             client = Client(port)
-            client.rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}})
+            client_info = {"name": "bench", "version": "1"}
+            client.rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client_info})
             latencies = []
             for n in range(RUNS):
                 start = time.perf_counter()
@@ -124,13 +84,13 @@ def main() -> None:
                 count += 1
             rps = count / (time.perf_counter() - start)
         finally:
-            server.terminate()
+            os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     report = {
         "coda_run_submit_ms": {
             "runs": RUNS,
             "p50": round(statistics.median(latencies), 2),
-            "p99": round(_pct(latencies, 0.99), 2),
+            "p99": round(percentile(latencies, 0.99), 2),
             "max": round(max(latencies), 2),
         },
         "tools_list_rps": round(rps, 1),

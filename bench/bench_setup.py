@@ -45,7 +45,8 @@ async def one_start(home: Path, max_parallel: int) -> tuple[float, dict[str, Any
     cache = Path(os.environ.get("CODA_TEST_CACHE", "~/.cache/coda-jupyter-tests")).expanduser()
     install = InstallSettings(home=home, npm_cache=cache / "npm", pip_cache=cache / "pip")
     plan = build_plan(BUILTIN, install, ToolSettings(home=home))
-    engine = SetupEngine(plan, state_dir=home / ".local" / "share" / "coda-jupyter" / "state", max_parallel=max_parallel)
+    state_dir = home / ".local" / "share" / "coda-jupyter" / "state"
+    engine = SetupEngine(plan, state_dir=state_dir, max_parallel=max_parallel)
     started = time.monotonic()
     engine.start()
     snapshot = await engine.wait_settled(timeout=3600)
@@ -75,7 +76,13 @@ async def main() -> None:
         "max_parallel": args.max_parallel,
         "cpus": os.cpu_count(),
         "steps": [
-            {"id": s["id"], "status": s["status"], "duration_s": s["duration_s"], "outcome": engine.outcome(s["id"]), "error": s["error"]}
+            {
+                "id": s["id"],
+                "status": s["status"],
+                "duration_s": s["duration_s"],
+                "outcome": engine.outcome(s["id"]),
+                "error": s["error"],
+            }
             for s in steps
         ],
     }

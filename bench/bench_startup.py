@@ -94,14 +94,15 @@ def main() -> None:
         report[key]["ratio"] = report[key]["with"] / report[key]["without"]
     print(json.dumps(report, indent=2))
     print()
-    print("| measure (median of %d) | with | without | ratio |" % args.runs)
+    print(f"| measure (median of {args.runs}) | with | without | ratio |")
     print("| --- | --- | --- | --- |")
     for key, title in (("server_ready_s", "server start to ready"), ("launcher_visible_s", "page load to launcher")):
         row = report[key]
         print(f"| {title} | {row['with']:.2f} s | {row['without']:.2f} s | {row['ratio']:.3f} |")
     print(f"| page load to agent tiles | {report['agent_tiles_visible_s']:.2f} s | | |")
     bundle = report["bundle"]
-    print(f"| lab extension bundle | {bundle['bytes']} B ({bundle['gzip_bytes']} B gzip, {bundle['files']} files) | | |")
+    size = f"{bundle['bytes']} B ({bundle['gzip_bytes']} B gzip, {bundle['files']} files)"
+    print(f"| lab extension bundle | {size} | | |")
 
 
 if __name__ == "__main__":

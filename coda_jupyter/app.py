@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
@@ -29,15 +31,25 @@ from .auth.identity import (
     service_principal_removals,
     use_owner_access,
 )
+from .auth.metadata import MetadataService, ServedToken, sdk_auth_env, served_token
 from .gateway.service import GatewayService
 from .handlers import ROUTES
 from .handlers.uploads import UploadStore
 from .mcp import McpServer
+from .notebooks import SETTINGS_KEY as NOTEBOOKS_KEY
 from .setup.service import SetupService
+from .tasks import SETTINGS_KEY as TASKS_KEY
 from .tasks import TaskRunner, setup_tasks
+from .terminals.admission import AgentAdmission
+from .terminals.culling import TerminalCuller
 from .terminals.environment import terminal_env_changes, terminal_path
 from .terminals.launch import agent_shell_command
 from .terminals.manager import CodaTerminalManager
+
+if TYPE_CHECKING:
+    from jupyter_server.serverapp import ServerApp
+
+    from .notebooks.service import NotebookService
 
 
 class CodaApp(ExtensionApp):
@@ -45,7 +57,7 @@ class CodaApp(ExtensionApp):
 
     name = "coda_jupyter"
     load_other_extensions = True
-    classes = [UploadStore, TaskRunner, McpServer]
+    classes = [UploadStore, TaskRunner, McpServer, AgentAdmission, TerminalCuller, SetupService]
 
     agents = Dict(
         per_key_traits=None,
@@ -115,7 +127,17 @@ class CodaApp(ExtensionApp):
 
     tools_base_url = Unicode(
         "",
-        help="Base URL of release downloads for micro, gh and the Databricks CLI (a mirror of github.com).",
+        help="""Base URL of release downloads for micro, gh and the Databricks CLI (a
+        mirror of github.com). It changes where a file comes from, never which file:
+        downloads are checked against pinned or configured SHA-256s.""",
+    ).tag(config=True)
+
+    tool_checksums = Dict(
+        Dict(Unicode()),
+        help="""SHA-256 of a tool's release archive by tool id and platform, e.g.
+        ``{"gh": {"linux-amd64": "<sha256>"}}``, for the version being installed.
+        Required for a tool version overridden in install_versions, and for a
+        platform without a pinned checksum.""",
     ).tag(config=True)
 
     databricks_host = Unicode(
@@ -144,6 +166,11 @@ class CodaApp(ExtensionApp):
 
     gateway_max_body = Int(
         32 * 1024 * 1024, help="Largest request body the model gateway forwards, in bytes."
+    ).tag(config=True)
+
+    gateway_pool_size = Int(
+        16,
+        help="Idle connections the model gateway keeps open per upstream host, reused by later requests.",
     ).tag(config=True)
 
     data_dir = Unicode(
@@ -215,6 +242,13 @@ class CodaApp(ExtensionApp):
         self.catalogue = Catalogue.from_config(self.agents, self.disabled_agents)
         self.prober = AgentProber(timeout=self.version_timeout)
         self.uploads = UploadStore(parent=self)
+        # Parented here, so their defaults follow apps_mode (on in an App).
+        self.admission = AgentAdmission(
+            parent=self, terminals=self.terminal_manager, running_tasks=self._running_tasks
+        )
+        self.culler = TerminalCuller(
+            parent=self, terminals=self.terminal_manager, candidates=self.admission.agent_terminals
+        )
         self.credentials = CredentialManager(
             self.databricks_host or None,
             mode="apps" if self.apps_mode else "local",
@@ -225,14 +259,18 @@ class CodaApp(ExtensionApp):
                 lifetime_seconds=self.token_lifetime, interval_seconds=self.rotation_interval
             ),
             log=self.log,
+            journal=Path(self.state_dir) / "minted-tokens.json",
         )
         self.credentials.on_available(self._credentials_available)
+        # In an App, SDK clients in terminals follow each rotation through it.
+        self.token_service = MetadataService(self._served_token) if self.apps_mode else None
         self.gateway = GatewayService(
             self.credentials,
             GatewayResolver(),
             Path(self.state_dir) / "gateway.key",
             port=self.gateway_port,
             max_body_size=self.gateway_max_body,
+            pool_size=self.gateway_pool_size,
         )
         self.setup = SetupService(
             self.catalogue,
@@ -242,10 +280,12 @@ class CodaApp(ExtensionApp):
             extra_steps=self.setup_extra_steps,
             max_parallel=self.setup_max_parallel,
             tools_base_url=self.tools_base_url or None,
+            tool_checksums=self.tool_checksums,
             credentials_present=self.credentials_present,
             local_mode=not self.apps_mode,
             terminal_path=self.terminal_path(),
             context=self.config_context,
+            parent=self,
         )
         # Scheduled, not awaited: the server answers while installs run.
         IOLoop.current().add_callback(self._start_services)
@@ -282,6 +322,8 @@ class CodaApp(ExtensionApp):
             models=Models(**self.models),
             mcp_servers=tuple(RemoteMcpServer(str(entry["name"]), str(entry["url"])) for entry in self.mcp_servers),
             skill_dirs=tuple(Path(path).expanduser() for path in self.skill_dirs),
+            workspace_dir=Path(self.server.root_dir).expanduser(),
+            apps_mode=self.apps_mode,
             mlflow=MlflowSettings(
                 enabled=self.mlflow_tracing,
                 tracking_uri=tracking_uri,
@@ -292,12 +334,32 @@ class CodaApp(ExtensionApp):
         )
 
     async def _start_services(self) -> None:
+        # Each service starts on its own: one that fails is logged and the
+        # others still come up (a broken task folder must not cost the gateway).
         # Restart recovery (running tasks become "interrupted") and the
         # retention sweep start with the server, not with the first MCP call.
-        setup_tasks(self)
-        await self.gateway.start()
+        await self._start_service("background tasks", lambda: setup_tasks(self))
+        await self._start_service("model gateway", self.gateway.start)
+        if self.token_service is not None:
+            await self._start_service("token service", self.token_service.start)
+        await self._start_service("terminal culler", self.culler.start)
         if self.setup_enabled:
-            self.setup.start()
+            await self._start_service("setup engine", self.setup.start)
+        await self._start_service("Databricks credentials", self._start_credentials)
+
+    async def _start_service(self, name: str, start: Callable[[], Any]) -> None:
+        try:
+            started = start()
+            if inspect.isawaitable(started):
+                await started
+        except Exception:
+            self.log.exception("coda-jupyter: the %s failed to start; the other services carry on", name)
+
+    async def _start_credentials(self) -> None:
+        # A restart (even after a crash) carries on with the token it minted
+        # last; the profile the user configured is the fallback.
+        if await self.credentials.resume():
+            return
         if not self.apps_mode and self.databricks_profile and profile_exists(self.databricks_profile):
             try:
                 await self.credentials.load_profile(self.databricks_profile)
@@ -308,10 +370,25 @@ class CodaApp(ExtensionApp):
         await self.gateway.discover(creds.host)
         self.setup.credentials_changed()
 
+    def _served_token(self) -> ServedToken | None:
+        creds = self.credentials.credentials
+        return served_token(self.credentials.status(), creds.token if creds else None)
+
+    def _running_tasks(self) -> int:
+        runner: TaskRunner | None = self.server.web_app.settings.get(TASKS_KEY)
+        return runner.running_count() if runner is not None else 0
+
     async def stop_extension(self) -> None:
+        self.culler.stop()
         await self.setup.stop()
         await self.credentials.stop()
         await self.gateway.stop()
+        if self.token_service is not None:
+            await self.token_service.stop()
+        # Created on first use by a notebook tool; running executions are cancelled.
+        notebooks: NotebookService | None = self.server.web_app.settings.get(NOTEBOOKS_KEY)
+        if notebooks is not None:
+            notebooks.close()
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await super()._start_jupyter_server_extension(serverapp)
@@ -328,6 +405,13 @@ class CodaApp(ExtensionApp):
         # Apps mode can install owner-only access here as well as in app.yaml.
         use_owner_access(serverapp, self.databricks_app)
 
+    @property
+    def server(self) -> ServerApp:
+        """The server this extension is loaded into: set before any handler or task runs."""
+        if self.serverapp is None:
+            raise RuntimeError("coda-jupyter is not loaded into a Jupyter server")
+        return self.serverapp
+
     def terminal_path(self) -> str:
         return terminal_path(self.extra_path)
 
@@ -336,12 +420,13 @@ class CodaApp(ExtensionApp):
         return {
             **terminal_env_changes(self.extra_path, self.stripped_env),
             **service_principal_removals(self.apps_mode),
+            **sdk_auth_env(self.token_service, self.credentials.status()["host"]),
             # What local processes (agents, coda-bridge) need to call this server.
             **server_access_env(self.serverapp),
         }
 
     def terminal_manager(self) -> Any:
-        manager = self.serverapp.web_app.settings.get("terminal_manager")
+        manager = self.server.web_app.settings.get("terminal_manager")
         if manager is None:
             raise HTTPError(503, "terminals are not available on this server")
         return manager
@@ -349,21 +434,28 @@ class CodaApp(ExtensionApp):
     def launch_agent_terminal(self, spec: AgentSpec, cwd: str) -> str:
         """Create a named Jupyter terminal running ``spec`` in ``cwd``."""
         manager = self.terminal_manager()
+        self.admission.admit(spec.label)
         name = next(
             candidate
             for candidate in (f"{spec.id}_{n}" for n in itertools.count(1))
             if candidate not in manager.terminals
         )
         path = self.terminal_path()
+        shell = (
+            manager.server_shell()
+            if isinstance(manager, CodaTerminalManager)
+            else manager.shell_command
+        )
         manager.create(
             name=name,
             cwd=cwd,
-            shell_command=agent_shell_command(spec, manager.shell_command),
+            shell_command=agent_shell_command(spec, shell),
             extra_env={
                 **self.terminal_env_changes(),
                 "CODA_AGENT": spec.id,
                 "CODA_TERMINAL_PATH": path,
             },
         )
+        self.admission.track(name)
         self.log.info("coda-jupyter: started %s in terminal %s", spec.label, name)
         return name

@@ -15,6 +15,7 @@ real_clis``); it is session-scoped, so every module shares one install pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import shutil
@@ -140,7 +141,7 @@ async def _install(agent: AgentSpec) -> InstalledCli | InstallFailure:
 
 async def _install_all(agent_ids: Sequence[str]) -> dict[str, InstalledCli | InstallFailure]:
     results = await asyncio.gather(*(_install(spec(agent_id)) for agent_id in agent_ids))
-    return dict(zip(agent_ids, results))
+    return dict(zip(agent_ids, results, strict=True))
 
 
 @pytest.fixture(scope="session")
@@ -186,15 +187,19 @@ class Ran:
         return f"$ {' '.join(self.argv)}  ({code})\n--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
 
 
-async def run_cli_async(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 180) -> Ran:
+async def run_cli_async(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 180, stdin: Path | None = None
+) -> Ran:
     """Run a CLI in its own session without blocking the loop (the gateway and fake serve on it).
 
-    On timeout the whole process group is killed: agents spawn helpers.
+    ``stdin`` is a file the CLI reads as its standard input, as a task's agent
+    reads its prompt file. On timeout the whole process group is killed: agents spawn helpers.
     """
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=dict(env), cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, start_new_session=True,
-    )
+    with open(stdin or os.devnull, "rb") as source:
+        process = await asyncio.create_subprocess_exec(
+            *argv, env=dict(env), cwd=cwd, stdin=source, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+        )
     communicate = asyncio.ensure_future(process.communicate())
     try:
         stdout, stderr = await asyncio.wait_for(asyncio.shield(communicate), timeout)
@@ -207,10 +212,8 @@ async def run_cli_async(argv: Sequence[str], env: Mapping[str, str], cwd: Path, 
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def files_containing(root: Path, secret: str) -> Iterator[Path]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import stat
 from collections.abc import Awaitable, Callable
@@ -11,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.terminal_io import read_until
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
@@ -76,27 +76,6 @@ def read_terminal(jp_ws_fetch: Any) -> TerminalReader:
     """
 
     async def read(name: str, until: str, send: str | None = None, timeout: float = 20) -> str:
-        ws = await jp_ws_fetch("terminals", "websocket", name)
-        try:
-            if send is not None:
-                await ws.write_message(json.dumps(["stdin", send]))
-            collected = ""
-            deadline = asyncio.get_running_loop().time() + timeout
-            while until not in collected:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    raise AssertionError(f"{until!r} never appeared; terminal said: {collected!r}")
-                try:
-                    message = await asyncio.wait_for(ws.read_message(), remaining)
-                except asyncio.TimeoutError:
-                    continue
-                if message is None:
-                    raise AssertionError(f"terminal closed before {until!r}; said: {collected!r}")
-                kind, *payload = json.loads(message)
-                if kind == "stdout":
-                    collected += payload[0]
-            return collected
-        finally:
-            ws.close()
+        return await read_until(await jp_ws_fetch("terminals", "websocket", name), until, send, timeout)
 
     return read

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import configparser
 import json
-import time
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -143,7 +143,20 @@ async def _pat_flow(jp_fetch: Any, workspace: FakeWorkspace, upstream: FakeModel
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
-    [({}, "token"), ({"token": 5}, "token"), ({"token": "x", "replace": "yes"}, "replace"), ({"token": "x", "host": 3}, "host")],
+    [
+        ({}, "token"),
+        ({"token": 5}, "token"),
+        ({"token": "x", "replace": "yes"}, "replace"),
+        ({"token": "x", "host": 3}, "host"),
+        # Cannot travel in an Authorization header: refused here, not by the HTTP client later.
+        ({"token": "dapi\u2603abc"}, "printable ASCII"),
+        ({"token": "dapi abc"}, "printable ASCII"),
+        ({"token": "d" * 20000}, "longer than"),
+        # The token would be sent to whatever this names, so only a bare workspace URL is taken.
+        ({"token": "dapi1", "host": "https://example.com/api/2.0?x=1"}, "no path"),
+        ({"token": "dapi1", "host": "ftp://example.com"}, "https://"),
+        ({"token": "dapi1", "host": "https://me:pw@example.com"}, "user name"),
+    ],
 )
 async def test_credentials_rejects_bad_input(jp_fetch: Any, body: dict[str, Any], fragment: str) -> None:
     with pytest.raises(HTTPClientError) as info:

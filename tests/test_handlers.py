@@ -122,6 +122,9 @@ async def test_not_installed_agent_explains_and_leaves_shell(
         ("claude", {"cwd": "../../etc"}, 400, "outside the server root"),
         ("claude", {"cwd": "missing-dir"}, 400, "not a directory"),
         ("claude", {"cwd": 42}, 400, "must be a string"),
+        ("claude", {"cwd": "proj\u0000"}, 400, "NUL"),
+        ("claude", {"cwd": "\u0000/etc"}, 400, "NUL"),
+        ("claude", {"cwd": "proj\ud800"}, 400, "not a valid file name"),
         ("nope", {}, 404, "unknown agent"),
     ],
 )
@@ -154,4 +157,78 @@ async def test_symlink_escape_is_refused(jp_fetch: Any, jp_root_dir: Path, tmp_p
 async def test_requests_without_token_are_refused(jp_fetch: Any) -> None:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("coda", "api", "agents", headers={"Authorization": ""})
+    assert info.value.code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    [("%C2%84",), ("not-an-id",), ("ABCDEF123456", "transcript"), ("..%2F..", "cancel")],
+    ids=["control-char", "word", "upper-case", "encoded-slash"],
+)
+async def test_malformed_task_ids_get_a_json_404(jp_fetch: Any, path: tuple[str, ...]) -> None:
+    method = "POST" if path[-1] == "cancel" else "GET"
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("coda", "api", "tasks", *path, method=method, body="{}" if method == "POST" else None)
+    assert info.value.code == 404
+    assert "unknown task" in json.loads(info.value.response.body)["message"]
+
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _route_operations() -> set[tuple[str, str]]:
+    """(path template, method) for every verb a coda handler implements.
+
+    Capture groups become ``{}``; verbs are those defined between the handler
+    and ``CodaAPIHandler``, not the ones inherited from Tornado or Jupyter.
+    """
+    from coda_jupyter.handlers import ROUTES
+    from coda_jupyter.handlers.base import CodaAPIHandler
+
+    operations = set()
+    for pattern, handler in ROUTES:
+        template = re.sub(r"\([^)]*\)", "{}", pattern).replace("\\.", ".")
+        for cls in handler.__mro__[: handler.__mro__.index(CodaAPIHandler)]:
+            operations |= {(template, name) for name in vars(cls) if name in HTTP_METHODS}
+    return operations
+
+
+def _documented_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
+    def resolved(item: dict[str, Any]) -> dict[str, Any]:
+        # A path item may be a reference to another path (an alias).
+        if "$ref" not in item:
+            return item
+        pointer = item["$ref"].removeprefix("#/paths/").replace("~1", "/").replace("~0", "~")
+        return dict(document["paths"][pointer])
+
+    return {
+        (re.sub(r"\{[^}]+\}", "{}", path), method)
+        for path, item in document["paths"].items()
+        for method in resolved(item)
+        if method in HTTP_METHODS
+    }
+
+
+def test_openapi_document_describes_exactly_the_registered_routes() -> None:
+    from coda_jupyter.handlers.openapi import openapi_document
+
+    document = openapi_document()
+    routes, documented = _route_operations(), _documented_operations(document)
+    assert routes - documented == set(), "routes missing from openapi.yaml"
+    assert documented - routes == set(), "openapi.yaml describes routes that do not exist"
+    assert document["openapi"].startswith("3.1")
+
+
+async def test_openapi_json_is_served_with_version_and_base_url(jp_fetch: Any, jp_base_url: str) -> None:
+    from coda_jupyter.handlers.openapi import openapi_document
+
+    served = await _json(await jp_fetch("coda", "api", "openapi.json"))
+    assert served["info"]["version"] == __version__
+    assert served["servers"] == [{"url": jp_base_url.rstrip("/")}]
+    assert served["paths"] == openapi_document()["paths"]
+
+
+async def test_openapi_json_needs_authentication(jp_fetch: Any) -> None:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("coda", "api", "openapi.json", headers={"Authorization": ""})
     assert info.value.code == 403

@@ -40,7 +40,11 @@ def test_wheel_contents(wheel: Path) -> None:
     assert any(name.startswith(f"{ext}/static/remoteEntry.") for name in names)
     assert f"{data}/data/etc/jupyter/jupyter_server_config.d/coda_jupyter.json" in names
     assert "coda_jupyter/agents/icons/claude.svg" in names
+    assert "coda_jupyter/handlers/openapi.yaml" in names
     assert "coda_jupyter/_version.py" in names
+    skills = sorted(path.parent.name for path in (ROOT / "coda_jupyter/skills").glob("*/SKILL.md"))
+    assert len(skills) >= 20
+    assert [s for s in skills if f"coda_jupyter/skills/{s}/SKILL.md" not in names] == []
 
 
 def test_wheel_installs_and_registers_without_node(wheel: Path, tmp_path: Path) -> None:

@@ -67,9 +67,13 @@ def uploads_dir(home: Path) -> Path:
     return Path(home) / "uploads"
 
 
+def saved_files_in(folder: Path) -> list[Path]:
+    """Visible entries only: the store keeps its own bookkeeping in a hidden file."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
 def saved_files(home: Path) -> list[Path]:
-    folder = uploads_dir(home)
-    return sorted(folder.iterdir()) if folder.exists() else []
+    return saved_files_in(uploads_dir(home))
 
 
 async def test_png_is_saved_with_random_prefix_and_private_mode(jp_fetch: Any, jp_home_dir: Path) -> None:
@@ -77,7 +81,7 @@ async def test_png_is_saved_with_random_prefix_and_private_mode(jp_fetch: Any, j
     assert response.code == 201
     path = Path(json.loads(response.body)["path"])
     assert path.parent == uploads_dir(jp_home_dir)
-    assert re.fullmatch(r"[0-9a-f]{8}_screen_shot_1_.png", path.name)
+    assert re.fullmatch(r"[0-9a-f]{8}_screen_shot_1\.png", path.name)
     assert path.read_bytes() == PNG
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert saved_files(jp_home_dir) == [path]
@@ -131,11 +135,11 @@ async def test_text_renamed_png_is_415(jp_fetch: Any, jp_home_dir: Path) -> None
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("../../../etc/passwd", "passwd"),
+        ("../../../etc/passwd", "passwd.png"),
         ("..\\..\\windows\\evil.png", "evil.png"),
         ("/abs/path/x.png", "x.png"),
         ("..", "upload.png"),
-        (".bashrc", "bashrc"),
+        (".bashrc", "bashrc.png"),
         ("", "upload.png"),
     ],
 )
@@ -152,8 +156,33 @@ async def test_traversal_names_stay_in_the_folder(
 def test_sanitise_name_is_bounded_and_plain() -> None:
     long = sanitise_name("a" * 300 + ".png", "png")
     assert len(long) <= 100 and long.endswith(".png")
-    assert sanitise_name("ünïcödé ✓.png", "png") == "n_c_d_.png"
+    assert sanitise_name("ünïcödé ✓.png", "png") == "n_c_d.png"
     assert sanitise_name("///", "jpg") == "upload.jpg"
+
+
+@pytest.mark.parametrize(
+    ("name", "extension", "expected"),
+    [
+        ("report.html", "png", "report.png"),
+        ("payload.sh", "jpg", "payload.jpg"),
+        ("archive.tar.gz", "png", "archive.tar.png"),
+        ("no-extension", "gif", "no-extension.gif"),
+        ("shot.PNG", "png", "shot.png"),
+    ],
+)
+def test_sanitise_name_takes_the_extension_from_the_sniffed_type(
+    name: str, extension: str, expected: str
+) -> None:
+    assert sanitise_name(name, extension) == expected
+
+
+async def test_saved_extension_is_the_sniffed_type_not_the_clients(
+    jp_fetch: Any, jp_home_dir: Path
+) -> None:
+    response = await upload(jp_fetch, PNG, filename="report.html", content_type="text/html")
+    path = Path(json.loads(response.body)["path"])
+    assert re.fullmatch(r"[0-9a-f]{8}_report\.png", path.name), path.name
+    assert path.read_bytes() == PNG
 
 
 async def test_missing_field_and_empty_file_are_400(jp_fetch: Any, jp_home_dir: Path) -> None:
@@ -164,6 +193,46 @@ async def test_missing_field_and_empty_file_are_400(jp_fetch: Any, jp_home_dir: 
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("coda", "api", "uploads", method="POST", body=b"raw", headers={"Content-Type": "image/png"})
     assert info.value.code == 400
+    assert saved_files(jp_home_dir) == []
+
+
+BOUNDARY = "b0undary"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (f"multipart/form-data; boundary={BOUNDARY}", b""),
+        ("multipart/form-data", b""),
+        ("multipart/form-data", b"--x\r\n\r\nhello\r\n--x--\r\n"),
+        (f"multipart/form-data; boundary={BOUNDARY}", b"no boundary anywhere"),
+        (f"multipart/form-data; boundary={BOUNDARY}", f"--{BOUNDARY}\r\nno headers end".encode()),
+        (f"multipart/form-data; boundary={BOUNDARY}", f"--{BOUNDARY}\r\n\r\nbody\r\n--{BOUNDARY}--\r\n".encode()),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; filename="x.png"\r\n\r\nx\r\n--{BOUNDARY}--\r\n'.encode(),
+        ),
+        (f"multipart/form-dataxyz; boundary={BOUNDARY}", f"--{BOUNDARY}--\r\n".encode()),
+    ],
+    ids=[
+        "empty-body",
+        "no-boundary-empty",
+        "no-boundary",
+        "no-final-boundary",
+        "unterminated-part-headers",
+        "part-without-disposition",
+        "part-without-name",
+        "bad-subtype",
+    ],
+)
+async def test_malformed_multipart_is_400_json(
+    jp_fetch: Any, jp_home_dir: Path, content_type: str, body: bytes
+) -> None:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("coda", "api", "uploads", method="POST", body=body, headers={"Content-Type": content_type})
+    assert info.value.code == 400, info.value
+    assert info.value.response is not None
+    assert json.loads(info.value.response.body)["message"]
     assert saved_files(jp_home_dir) == []
 
 
@@ -225,20 +294,34 @@ def _age(path: Path, seconds: float) -> None:
 
 def test_sweep_removes_only_old_uploads(tmp_path: Path) -> None:
     store = UploadStore(directory=str(tmp_path), max_age=3600)
-    old, fresh = tmp_path / "aaaaaaaa_old.png", tmp_path / "bbbbbbbb_new.png"
-    for path in (old, fresh):
-        path.write_bytes(PNG)
+    old, fresh = store.save("old.png", PNG, "png"), store.save("new.png", PNG, "png")
     _age(old, 7200)
     assert store.sweep() == [old]
-    assert sorted(tmp_path.iterdir()) == [fresh]
+    assert saved_files_in(tmp_path) == [fresh]
     # max_age 0 keeps everything.
     _age(fresh, 10**6)
     assert UploadStore(directory=str(tmp_path), max_age=0).sweep() == []
     assert fresh.exists()
 
 
+def test_sweep_never_removes_files_the_server_did_not_write(tmp_path: Path) -> None:
+    store = UploadStore(directory=str(tmp_path), max_age=3600)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine", encoding="utf-8")
+    # Named like an upload, but put there by the user.
+    lookalike = tmp_path / "0123abcd_diagram.png"
+    lookalike.write_bytes(PNG)
+    (tmp_path / "old-project").mkdir()
+    for path in (notes, lookalike, tmp_path / "old-project"):
+        _age(path, 30 * 24 * 3600)
+    upload = store.save("shot.png", PNG, "png")
+    _age(upload, 30 * 24 * 3600)
+    assert store.sweep() == [upload]
+    assert saved_files_in(tmp_path) == [lookalike, notes, tmp_path / "old-project"]
+
+
 async def test_cleanup_is_scheduled_when_the_extension_starts(
-    jp_serverapp: Any, jp_home_dir: Path
+    jp_fetch: Any, jp_serverapp: Any, jp_home_dir: Path
 ) -> None:
     app = jp_serverapp.web_app.settings["coda_app"]
     store = app.uploads
@@ -246,18 +329,20 @@ async def test_cleanup_is_scheduled_when_the_extension_starts(
     store.cleanup_interval = 0.1
     folder = uploads_dir(jp_home_dir)
     folder.mkdir()
-    stale = folder / "cccccccc_stale.png"
-    stale.write_bytes(PNG)
+    month_old_user_file = folder / "holiday.jpg"
+    month_old_user_file.write_bytes(b"\xff\xd8\xff" + b"0" * 32)
+    _age(month_old_user_file, 30 * 24 * 3600)
+    stale = Path(json.loads((await upload(jp_fetch, PNG, filename="stale.png")).body)["path"])
     _age(stale, 120)
     await app._start_jupyter_server_extension(jp_serverapp)
     try:
         assert not stale.exists(), "the first sweep runs at start"
-        late = folder / "dddddddd_late.png"
-        late.write_bytes(PNG)
+        late = Path(json.loads((await upload(jp_fetch, PNG, filename="late.png")).body)["path"])
         _age(late, 120)
         deadline = time.monotonic() + 10
         while late.exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert not late.exists(), "the periodic sweep never ran"
+        assert month_old_user_file.exists(), "a file the user put in the folder was removed"
     finally:
         store.stop()

@@ -34,12 +34,17 @@ class HeadlessUnsupported(ValueError):
 class HeadlessSpec:
     """argv pieces around the agent's base argv for a one-shot, non-interactive run.
 
-    The command is ``argv + subcommand + fixed_args + permission_args[level]
-    + (prompt_flag, prompt)``, or the prompt as the last positional argument
-    when ``prompt_flag`` is empty.
+    The task itself never goes on the command line, where ``ps`` shows it to
+    every local user and the kernel caps its size: the runner gives the agent
+    its prompt file as stdin. The command is ``argv + subcommand + fixed_args
+    + permission_args[level] + stdin_args`` for a CLI that reads its prompt
+    from stdin. One that cannot (``stdin_args`` is None) gets ``pointer``, a
+    short line naming the prompt file, as its prompt: ``(prompt_flag,
+    pointer)``, or the last positional argument when ``prompt_flag`` is empty.
     """
 
     subcommand: tuple[str, ...] = ()
+    stdin_args: tuple[str, ...] | None = None
     prompt_flag: str = ""
     fixed_args: tuple[str, ...] = ()
     permission_args: Mapping[str, tuple[str, ...]] = field(
@@ -55,7 +60,7 @@ class HeadlessSpec:
             return tuple(self.permission_args)
         return tuple(level for level in self.permission_args if level == "bypass")
 
-    def command(self, argv: Sequence[str], prompt: str, permissions: str) -> list[str]:
+    def command(self, argv: Sequence[str], pointer: str, permissions: str) -> list[str]:
         if permissions not in PERMISSION_LEVELS:
             raise HeadlessUnsupported(
                 f"permissions must be one of {list(PERMISSION_LEVELS)}, not {permissions!r}"
@@ -67,7 +72,10 @@ class HeadlessSpec:
                 f"this agent's headless mode cannot run with permissions={permissions!r}{reason}; "
                 f"supported: {supported}"
             )
-        prompt_part = [self.prompt_flag, prompt] if self.prompt_flag else [prompt]
+        if self.stdin_args is not None:
+            prompt_part = list(self.stdin_args)
+        else:
+            prompt_part = [self.prompt_flag, pointer] if self.prompt_flag else [pointer]
         return [
             *argv,
             *self.subcommand,
@@ -78,5 +86,6 @@ class HeadlessSpec:
 
 
 # Agents added through configuration have no known headless flags: they get
-# the prompt as their last argument and are trusted to honour it.
-GENERIC = HeadlessSpec(notes="configured agent: the prompt is passed as the last argument")
+# the task on stdin and a pointer to its file as their last argument, and are
+# trusted to honour it.
+GENERIC = HeadlessSpec(notes="configured agent: the task is on stdin, its file named in the last argument")

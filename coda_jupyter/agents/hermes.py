@@ -3,6 +3,7 @@
 from .headless import HeadlessSpec
 from .install import PypiVenvInstall
 from .spec import ICON_DIR, AgentSpec
+from .writers.hermes import MCP_CLIENT
 from .writers.hermes import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -13,12 +14,19 @@ SPEC = AgentSpec(
     icon_path=ICON_DIR / "hermes.svg",
     install_hint="PyPI package hermes-agent, installed into its own virtual environment by the setup engine",
     headless=HeadlessSpec(
+        # -z takes the prompt text only (no stdin, no file), so it gets the pointer.
         prompt_flag="-z",
         permission_args={"bypass": ()},
         always_bypasses=True,
         notes="one-shot mode (-z) approves every command itself, so only permissions='bypass' is honest",
     ),
-    install=PypiVenvInstall("hermes-agent", "0.19.0"),
+    # The mcp extra: without it Hermes reaches no HTTP MCP server, coda's included.
+    install=PypiVenvInstall("hermes-agent", "0.19.0", extras=("mcp",)),
     config_writer=CONFIG_WRITER,
+    mcp_client=MCP_CLIENT,
     model_route="mlflow",
+    # $HERMES_HOME/SOUL.md is the one user-level file Hermes puts in every
+    # system prompt (agent/prompt_builder.py load_soul_md); AGENTS.md and
+    # .hermes.md are only read from the working directory.
+    instructions_file=".hermes/SOUL.md",
 )

@@ -19,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Protocol
 
+from packaging.requirements import Requirement
+
 from ..setup.node_range import parse_version, satisfies
 from ..setup.step import StepContext, StepError, run
 from ..util.files import atomic_write_json, read_json
@@ -149,6 +151,12 @@ class PypiVenvInstall:
     version: str
     # Extra console scripts to link besides the agent's executable.
     extra_links: tuple[str, ...] = field(default=())
+    # Package extras to install with it (optional features such as MCP support).
+    extras: tuple[str, ...] = field(default=())
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}[{','.join(self.extras)}]" if self.extras else self.package
 
     def with_version(self, version: str) -> PypiVenvInstall:
         return replace(self, version=version)
@@ -164,23 +172,45 @@ class PypiVenvInstall:
                     return dist.version
         return None
 
+    def missing_extras(self, venv: Path) -> list[str]:
+        """Requirements of our extras that the venv lacks (an install made before they were asked for)."""
+        missing: list[str] = []
+        if not self.extras:
+            return missing
+        for site in sorted(venv.glob("lib/python*/site-packages")):
+            dists = {_normalize(d.metadata["Name"] or ""): d for d in metadata.distributions(path=[str(site)])}
+            ours = dists.get(_normalize(self.package))
+            for line in (ours.requires or []) if ours is not None else []:
+                requirement = Requirement(line)
+                marker = requirement.marker
+                # Only what an extra adds: a base dependency holds without any extra too.
+                wanted = (
+                    marker is not None
+                    and not marker.evaluate({"extra": ""})
+                    and any(marker.evaluate({"extra": extra}) for extra in self.extras)
+                )
+                if wanted and _normalize(requirement.name) not in dists:
+                    missing.append(requirement.name)
+        return missing
+
     async def ensure(self, ctx: StepContext, target: InstallTarget, settings: InstallSettings) -> str:
         env = settings.env(ctx.env)
         venv = self.venv(target, settings)
         names = (target.executable, *self.extra_links)
         links = {settings.bin_dir / name: venv / "bin" / name for name in names}
-        marker = _Marker(settings.marker(target.agent_id), self.package, self.version)
+        # The marker names the extras too: an install without them is not this one.
+        marker = _Marker(settings.marker(target.agent_id), self.requirement, self.version)
         present = self.installed_version(venv)
         linked = all(link.is_symlink() and link.resolve() == dest.resolve() for link, dest in links.items())
         if present == self.version and linked and marker.holds():
             return f"already installed {self.version}"
-        if present != self.version:
+        if present != self.version or self.missing_extras(venv):
             python = venv / "bin" / "python"
             if not python.exists():
                 await run(ctx, [settings.python, "-m", "venv", "--clear", str(venv)], env=env)
             argv = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
             argv += _option("--cache-dir", settings.pip_cache) + _option("--index-url", settings.pip_index_url)
-            await run(ctx, [*argv, f"{self.package}=={self.version}"], env=env)
+            await run(ctx, [*argv, f"{self.requirement}=={self.version}"], env=env)
             present = self.installed_version(venv)
             if present != self.version:
                 raise StepError(f"pip finished but {self.package} is at {present or 'nothing'}, not {self.version}")

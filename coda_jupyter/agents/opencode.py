@@ -3,6 +3,7 @@
 from .headless import HeadlessSpec
 from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec
+from .writers.opencode import MCP_CLIENT
 from .writers.opencode import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -14,10 +15,15 @@ SPEC = AgentSpec(
     install_hint="npm package opencode-ai, installed into ~/.local by the setup engine",
     headless=HeadlessSpec(
         subcommand=("run",),
+        # With no message argument, opencode run reads its message from a piped stdin.
+        stdin_args=(),
         permission_args={"workspace": (), "bypass": ("--auto",)},
         notes="opencode run uses opencode.json permissions; --auto approves all but explicit deny rules",
     ),
     install=NpmInstall("opencode-ai", "1.18.33"),
     config_writer=CONFIG_WRITER,
+    mcp_client=MCP_CLIENT,
     model_route="mlflow-filtered",
+    # Global rules; OpenCode reads ~/.claude/CLAUDE.md only when this file is missing.
+    instructions_file=".config/opencode/AGENTS.md",
 )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
 from dataclasses import dataclass
 
 from .spec import AgentSpec
 
 _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-.+][0-9A-Za-z.]+)?")
+# A version banner is a line or two; anything on PATH may print without end.
+_MAX_OUTPUT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,8 @@ class AgentProber:
 
     def __init__(self, timeout: float = 10.0):
         self.timeout = timeout
-        self._versions: dict[tuple[str, int], str | None] = {}
+        # One probe per executable version, shared by concurrent callers.
+        self._versions: dict[tuple[str, int], asyncio.Task[str | None]] = {}
 
     async def probe(self, spec: AgentSpec, path: str) -> Probe:
         resolved = shutil.which(spec.executable, path=path)
@@ -36,8 +41,8 @@ class AgentProber:
         except OSError:
             return Probe(installed=False, executable=None, version=None)
         if key not in self._versions:
-            self._versions[key] = await self._ask_version(resolved, path)
-        return Probe(installed=True, executable=resolved, version=self._versions[key])
+            self._versions[key] = asyncio.ensure_future(self._ask_version(resolved, path))
+        return Probe(installed=True, executable=resolved, version=await asyncio.shield(self._versions[key]))
 
     async def probe_all(self, specs: list[AgentSpec], path: str) -> list[Probe]:
         return list(await asyncio.gather(*(self.probe(spec, path) for spec in specs)))
@@ -57,12 +62,37 @@ class AgentProber:
         except OSError:
             return None
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
+            out = await asyncio.wait_for(_read_capped(proc), self.timeout)
         except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+            out = None
+        if out is None:
+            # It ran in its own session: end the whole group, grandchildren included.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            # asyncio reports the exit only once the pipe is drained to its end.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(_discard(proc), self.timeout)
             return None
         if proc.returncode != 0:
             return None
         match = _VERSION.search(out.decode("utf-8", "replace"))
         return match.group(0) if match else None
+
+
+async def _read_capped(proc: asyncio.subprocess.Process) -> bytes | None:
+    """All of the output and the exit, or ``None`` once it passes the cap."""
+    assert proc.stdout is not None
+    out = bytearray()
+    while chunk := await proc.stdout.read(_MAX_OUTPUT + 1 - len(out)):
+        out += chunk
+        if len(out) > _MAX_OUTPUT:
+            return None
+    await proc.wait()
+    return bytes(out)
+
+
+async def _discard(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdout is not None
+    while await proc.stdout.read(_MAX_OUTPUT):
+        pass
+    await proc.wait()

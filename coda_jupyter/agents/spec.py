@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .writers.coda_mcp import McpClientSnippet
+    from .writers.context import ConfigWriter
 
 AGENT_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ICON_DIR = Path(__file__).parent / "icons"
@@ -29,9 +33,18 @@ class AgentSpec:
     # installs, ``agents/writers/`` for config files, the task runner for
     # headless runs and the model gateway for routes.
     install: Any = None
-    config_writer: Callable[..., Any] | None = None
+    config_writer: ConfigWriter | None = None
     headless: Any = None
     model_route: str | None = None
+    # Where the agent reads user-level instructions, relative to HOME; the
+    # guidance writer keeps coda's block in it.
+    instructions_file: str | None = None
+    # A folder (relative to HOME) read for subagents in Claude Code's format.
+    subagents_dir: str | None = None
+    # How a client of this kind connects to coda's MCP endpoint from outside
+    # the terminals (the Agent tasks panel shows it); the config writer puts
+    # the in-terminal form into the agent's own config.
+    mcp_client: McpClientSnippet | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def icon_svg(self) -> str | None:
@@ -41,7 +54,7 @@ class AgentSpec:
 
     def overridden(self, fields: dict[str, Any]) -> AgentSpec:
         """Return a copy with user-configured fields applied (validated)."""
-        allowed = {"label", "executable", "argv", "icon_path", "install_hint"}
+        allowed = {"label", "executable", "argv", "icon_path", "install_hint", "instructions_file"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"agent {self.id!r}: unknown field(s) {sorted(unknown)}")
@@ -53,6 +66,8 @@ class AgentSpec:
         for key in ("label", "executable", "install_hint"):
             if key in changes and not isinstance(changes[key], str):
                 raise ValueError(f"agent {self.id!r}: {key} must be a string")
+        if changes.get("instructions_file") is not None:
+            changes["instructions_file"] = _home_relative(self.id, changes["instructions_file"])
         return replace(self, **changes)
 
 
@@ -62,6 +77,14 @@ def _argv(agent_id: str, value: Any) -> tuple[str, ...]:
     if not value:
         raise ValueError(f"agent {agent_id!r}: argv must not be empty")
     return tuple(value)
+
+
+def _home_relative(agent_id: str, value: Any) -> str:
+    """A path inside HOME: writers put it under their context's home, never elsewhere."""
+    path = Path(value) if isinstance(value, str) else None
+    if path is None or path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ValueError(f"agent {agent_id!r}: instructions_file must be a path relative to HOME, e.g. .aider/RULES.md")
+    return path.as_posix()
 
 
 def spec_from_config(agent_id: str, fields: dict[str, Any]) -> AgentSpec:

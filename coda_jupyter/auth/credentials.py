@@ -3,28 +3,33 @@
 The pasted personal access token (the "bootstrap" PAT) is used exactly twice:
 to check who it belongs to and to mint the first short-lived token. It is
 never stored and never revoked: the only tokens this module revokes are the
-ones it minted itself, addressed by id. Every Databricks call goes through
-databricks-sdk in a worker thread so the server's event loop never blocks.
+ones it minted itself, addressed by id. Those are recorded on disk before they
+are minted (``minted.MintedTokens``), so a server killed mid-rotation and
+started again revokes what its predecessor left behind and carries on with
+the token it last wrote. Every Databricks call goes through databricks-sdk in
+a worker thread so the server's event loop never blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import configparser
+import contextlib
 import enum
 import functools
 import inspect
-import io
 import logging
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-
 from ..util.files import atomic_write
+from . import databrickscfg
+from .minted import MintedToken, MintedTokens, fingerprint
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -58,6 +63,12 @@ class AlreadyConfigured(CredentialError):
 
 class WorkspaceUnavailable(CredentialError):
     status = 502
+
+
+class ConfigFileUnusable(CredentialError):
+    """~/.databrickscfg has a line nobody's parser accepts; coda will not rewrite it."""
+
+    status = 409
 
 
 @dataclass(frozen=True)
@@ -111,12 +122,44 @@ def databrickscfg_path() -> Path:
 
 def profile_exists(profile: str) -> bool:
     """Whether ~/.databrickscfg has the section, read without the (slow to import) SDK."""
-    parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
     try:
-        parser.read(databrickscfg_path(), encoding="utf-8")
-    except configparser.Error:
+        text = databrickscfg.read_text(databrickscfg_path())
+        return text is not None and profile in databrickscfg.sections(text)
+    except (OSError, databrickscfg.IniSyntaxError):
         return False
-    return parser.has_section(profile)
+
+
+def sdk_profile_arguments(profile: str) -> dict[str, str]:
+    """Arguments for the SDK's ``Config`` that select ``profile`` of ~/.databrickscfg.
+
+    The SDK reads the whole file itself, as locale text with a strict parser,
+    so one byte it cannot decode (or a repeated section) anywhere costs every
+    profile. When that would happen, the profile's own values, read the
+    tolerant way, are handed over instead. Raises ``ValueError`` like the SDK
+    when the profile is missing.
+    """
+    from databricks.sdk.core import Config
+
+    path = databrickscfg_path()
+    if _sdk_reads(path):
+        return {"profile": profile, "config_file": str(path)}
+    try:
+        values = databrickscfg.profile_values(databrickscfg.read_text(path) or "", profile)
+    except databrickscfg.IniSyntaxError as err:
+        raise ValueError(f"{path} {err}") from None
+    if values is None:
+        raise ValueError(f"{path} has no {profile} profile")
+    known = {attribute.name for attribute in Config.attributes()}
+    return {key: value for key, value in values.items() if key in known}
+
+
+def _sdk_reads(path: Path) -> bool:
+    # The same reader the SDK builds (databricks/sdk/config.py).
+    try:
+        configparser.ConfigParser().read(path)
+    except (UnicodeDecodeError, configparser.Error):
+        return False
+    return True
 
 
 def normalise_host(host: str | None) -> str | None:
@@ -136,34 +179,21 @@ def _auth_keys() -> frozenset[str]:
     return frozenset({"auth_type"} | {a.name for a in Config.attributes() if a.auth})
 
 
-def _profile_parser() -> configparser.ConfigParser:
-    # DEFAULT is an ordinary section here so its keys never leak into others;
-    # keys keep their case; duplicate sections merge instead of failing.
-    parser = configparser.ConfigParser(interpolation=None, default_section="\0none", strict=False)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    return parser
-
-
 def write_profile(path: Path, profile: str, host: str, token: str) -> None:
-    """Point ``profile`` at host+token atomically (0600), keeping other profiles."""
-    parser = _profile_parser()
+    """Point ``profile`` at host+token atomically (0600); every other byte of the file stays.
+
+    Through a symlink the link's target is written. A file with a line the
+    SDK and the Databricks CLI could not parse either is refused with
+    ``ConfigFileUnusable`` and left exactly as it is.
+    """
+    text = databrickscfg.read_text(path) or ""
     try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
-        # Neither we nor the SDK can read it; keep the user's bytes aside.
-        aside = path.with_name(path.name + ".unreadable")
-        path.replace(aside)
-        LOG.warning("coda: %s was unreadable; moved it to %s", path, aside)
-        parser = _profile_parser()
-    kept = {}
-    if parser.has_section(profile):
-        kept = {k: v for k, v in parser[profile].items() if k not in _auth_keys() and k != "host"}
-        parser.remove_section(profile)
-    parser.add_section(profile)
-    parser[profile].update({"host": host, "token": token, **kept})
-    text = io.StringIO()
-    parser.write(text)
-    atomic_write(path, text.getvalue(), mode=0o600)
+        updated = databrickscfg.set_profile(text, profile, {"host": host, "token": token}, drop=_auth_keys())
+    except databrickscfg.IniSyntaxError as err:
+        raise ConfigFileUnusable(
+            f"{path} {err}; coda did not change the file. Fix or remove that line, then retry."
+        ) from None
+    atomic_write(path, databrickscfg.encode(updated), mode=0o600)
 
 
 def _is_auth_error(err: BaseException) -> bool:
@@ -190,7 +220,9 @@ class CredentialManager:
 
     ``mode`` is reported in ``status()`` only ("apps" or "local"). ``profile``
     names the ~/.databrickscfg section rotated tokens are written to and the
-    one ``load_profile`` reads by default.
+    one ``load_profile`` reads by default. ``journal`` is the 0600 file that
+    records minted tokens until they are revoked (kept in memory when
+    ``None``; then a restart cannot clean up after a crash).
     """
 
     def __init__(
@@ -201,6 +233,7 @@ class CredentialManager:
         profile: str = "DEFAULT",
         settings: RotationSettings | None = None,
         log: logging.Logger | None = None,
+        journal: Path | None = None,
     ) -> None:
         self.mode = mode
         self.profile = profile
@@ -213,8 +246,8 @@ class CredentialManager:
         self._last_rotation: float | None = None
         self._last_error: str | None = None
         self._next_rotation: float | None = None
-        # Minted tokens still to revoke, id -> expiry (dropped once expired).
-        self._pending_revocations: dict[str, float | None] = {}
+        # Every minted token not yet revoked; all but the current one are due.
+        self._minted = MintedTokens(journal)
         self._available: list[Callback] = []
         self._rotated: list[Callback] = []
         self._lock = asyncio.Lock()
@@ -297,12 +330,11 @@ class CredentialManager:
             await self._stop_loop()
             try:
                 await self._in_thread(write_profile, databrickscfg_path(), self.profile, target, minted.token or "")
-            except OSError as err:
+            except (OSError, ConfigFileUnusable) as err:
                 await self._revoke_quietly(minted, minted.token_id)
+                if isinstance(err, ConfigFileUnusable):
+                    raise
                 raise CredentialError(f"Could not write {databrickscfg_path()}: {err.strerror}") from None
-            previous = self._creds
-            if previous is not None and previous.token_id is not None:
-                self._pending_revocations[previous.token_id] = previous.expires_at
             self._host = target
             self._install(minted, source="pat")
             self.log.info("coda: Databricks credentials configured for %s (token id %s)", user, minted.token_id)
@@ -332,6 +364,48 @@ class CredentialManager:
             self.log.info("coda: using Databricks profile %s for %s", name, creds.user)
         await self._notify(self._available, creds)
         return self.status()
+
+    async def resume(self) -> bool:
+        """At start: carry on with the token a previous run of this server wrote, if it still works.
+
+        Only a token this server minted (found in the journal by its hash) is
+        picked up, never one the user put in the profile. Tokens the previous
+        run left behind (a kill mid-rotation) are revoked with it. Returns
+        whether credentials were resumed; any failure is logged and ``False``.
+        """
+        async with self._lock:
+            if self._creds is not None:
+                return False
+            try:
+                found = await self._in_thread(self._last_written)
+            except OSError as err:
+                self.log.warning("coda: could not read %s (%s)", self._minted.path, err.strerror)
+                return False
+            if found is None:
+                return False
+            entry, token = found
+            try:
+                user = await self._in_thread(self._whoami, entry.host, token)
+            except Exception as err:
+                self.log.info(
+                    "coda: the token in profile %s no longer works (%s)", self.profile, self._describe(err, token)
+                )
+                return False
+            creds = Credentials(entry.host, user, token, entry.token_id, entry.expires_at)
+            try:
+                await self._in_thread(functools.partial(self._minted.update, entry.comment, pid=os.getpid()))
+            except OSError as err:
+                self.log.warning("coda: could not update %s (%s)", self._minted.path, err.strerror)
+                return False
+            self._host = entry.host
+            self._install(creds, source="pat")
+            # Rotation stays on the schedule of the token's own mint.
+            self._last_rotation = entry.minted_at
+            self.log.info("coda: resumed Databricks credentials for %s (token id %s)", user, entry.token_id)
+            await self._revoke_pending()
+            self._task = asyncio.get_running_loop().create_task(self._rotation_loop(), name="coda-token-rotation")
+        await self._notify(self._available, creds)
+        return True
 
     async def stop(self) -> None:
         """Stop rotating. Minted tokens are left to expire on their own."""
@@ -400,46 +474,91 @@ class CredentialManager:
             return _Outcome.RETRY
         try:
             await self._in_thread(write_profile, databrickscfg_path(), self.profile, current.host, minted.token or "")
-        except OSError as err:
-            self._last_error = f"Could not write {databrickscfg_path()}: {err.strerror}"
+        except (OSError, ConfigFileUnusable) as err:
+            if isinstance(err, ConfigFileUnusable):
+                self._last_error = str(err)
+            else:
+                self._last_error = f"Could not write {databrickscfg_path()}: {err.strerror}"
             self.log.warning("coda: %s; keeping the current token", self._last_error)
             await self._revoke_quietly(current, minted.token_id)
             return _Outcome.RETRY
-        if current.token_id is not None:
-            self._pending_revocations[current.token_id] = current.expires_at
         self._install(minted, source="pat")
         self.log.info("coda: rotated Databricks token (new id %s, previous id %s)", minted.token_id, current.token_id)
         return _Outcome.ROTATED
 
     async def _revoke_pending(self) -> None:
+        """Revoke every minted token but the current one: ours, or left by a server that died."""
+        try:
+            await self._revoke_journaled()
+        except OSError as err:
+            # The journal could not be read or written (a full disk): the
+            # entries stay, and the next rotation tries again.
+            self.log.warning("coda: could not update %s (%s); will retry", self._minted.path, err.strerror)
+
+    async def _revoke_journaled(self) -> None:
         creds = self._creds
         if creds is None or creds.token is None:
             return
-        now = time.time()
-        for token_id, expires_at in list(self._pending_revocations.items()):
-            if expires_at is not None and now >= expires_at:
-                del self._pending_revocations[token_id]
-                continue
+        due: list[MintedToken] = []
+        for entry in await self._in_thread(self._minted.entries):
+            if entry.expired():
+                await self._in_thread(functools.partial(self._minted.remove, comment=entry.comment))
+            elif (
+                entry.host == creds.host
+                and entry.token_id != creds.token_id
+                and (entry.pid == os.getpid() or entry.orphaned())
+            ):
+                due.append(entry)
+        if any(entry.token_id is None for entry in due):
+            due = await self._identify(creds, due)
+        for entry in due:
+            assert entry.token_id is not None
             try:
-                await self._in_thread(self._revoke, creds.host, creds.token, token_id)
+                await self._in_thread(self._revoke, creds.host, creds.token, entry.token_id)
             except Exception as err:
                 # Already gone counts as revoked; anything else is retried later.
                 if not _is_not_found(err):
                     self.log.warning(
                         "coda: could not revoke previous token id %s (%s); will retry",
-                        token_id,
+                        entry.token_id,
                         self._describe(err, creds.token),
                     )
                     continue
-            del self._pending_revocations[token_id]
-            self.log.info("coda: revoked previous token id %s", token_id)
+            await self._in_thread(functools.partial(self._minted.remove, comment=entry.comment))
+            self.log.info("coda: revoked previous token id %s", entry.token_id)
+
+    async def _identify(self, creds: Credentials, due: list[MintedToken]) -> list[MintedToken]:
+        """Give ids to the mints whose ``token/create`` never answered, found by their comment.
+
+        A comment the workspace does not list means no such token is alive
+        (never created, or already expired): nothing left to revoke.
+        """
+        assert creds.token is not None
+        try:
+            alive = await self._in_thread(self._ids_by_comment, creds.host, creds.token)
+        except Exception as err:
+            self.log.warning("coda: could not list tokens (%s); will retry", self._describe(err, creds.token))
+            return [entry for entry in due if entry.token_id is not None]
+        known: list[MintedToken] = []
+        for entry in due:
+            if entry.token_id is not None:
+                known.append(entry)
+            elif entry.comment in alive:
+                token_id = alive[entry.comment]
+                await self._in_thread(functools.partial(self._minted.update, entry.comment, token_id=token_id))
+                known.append(replace(entry, token_id=token_id))
+            else:
+                await self._in_thread(functools.partial(self._minted.remove, comment=entry.comment))
+        return known
 
     async def _revoke_quietly(self, auth: Credentials, token_id: str | None) -> None:
         if token_id is None or auth.token is None:
             return
         try:
             await self._in_thread(self._revoke, auth.host, auth.token, token_id)
+            await self._in_thread(functools.partial(self._minted.remove, token_id=token_id))
         except Exception as err:
+            # Still in the journal: the next round of revocations tries again.
             self.log.warning("coda: could not revoke token id %s (%s)", token_id, self._describe(err, auth.token))
 
     # -- helpers ---------------------------------------------------------
@@ -450,6 +569,10 @@ class CredentialManager:
         self._expired = False
         self._last_error = None
         self._last_rotation = time.time()
+        if self._next_rotation is not None:
+            # The loop reschedules only once the rotation's callbacks are done;
+            # meanwhile status() must not show a rotation due in the past.
+            self._next_rotation = self._last_rotation + self.settings.interval_seconds
 
     def _holds_live_credentials(self) -> bool:
         return self.state() not in ("missing", "expired")
@@ -460,10 +583,8 @@ class CredentialManager:
         if task is None or task is asyncio.current_task():
             return
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     async def _notify(self, callbacks: list[Callback], creds: Credentials) -> None:
         for callback in list(callbacks):
@@ -509,8 +630,14 @@ class CredentialManager:
         return user
 
     def _mint(self, host: str, token: str, user: str) -> Credentials:
+        # Journaled before asking, under a comment unique to this mint: if the
+        # answer never arrives (a crash, a timeout) the token can still be
+        # found with token/list and revoked.
+        now = time.time()
+        comment = f"{self.settings.comment} {secrets.token_hex(4)}"
+        self._minted.add(MintedToken(comment, host, os.getpid(), now, now + self.settings.lifetime_seconds))
         created = self._client(host, token).tokens.create(
-            lifetime_seconds=self.settings.lifetime_seconds, comment=self.settings.comment
+            lifetime_seconds=self.settings.lifetime_seconds, comment=comment
         )
         info = created.token_info
         if not created.token_value or info is None or not info.token_id:
@@ -521,21 +648,45 @@ class CredentialManager:
             if info.expiry_time and info.expiry_time > 0
             else time.time() + self.settings.lifetime_seconds
         )
+        self._minted.update(
+            comment, token_id=info.token_id, sha256=fingerprint(created.token_value), expires_at=expires_at
+        )
         return Credentials(host, user, created.token_value, info.token_id, expires_at)
+
+    def _ids_by_comment(self, host: str, token: str) -> dict[str, str]:
+        listed = self._client(host, token).tokens.list()
+        return {info.comment: info.token_id for info in listed if info.comment and info.token_id}
 
     def _revoke(self, host: str, token: str, token_id: str) -> None:
         self._client(host, token).tokens.delete(token_id=token_id)
+
+    def _last_written(self) -> tuple[MintedToken, str] | None:
+        """The journal entry and value of our profile's token, if we minted it and it has not expired."""
+        try:
+            text = databrickscfg.read_text(databrickscfg_path())
+            values = databrickscfg.profile_values(text or "", self.profile)
+        except (OSError, databrickscfg.IniSyntaxError):
+            return None
+        token = (values or {}).get("token")
+        entry = self._minted.find(token) if token else None
+        if token is None or entry is None or entry.expired():
+            return None
+        if entry.pid != os.getpid() and not entry.orphaned():
+            return None  # another server sharing this HOME is still rotating it
+        if entry.host != normalise_host((values or {}).get("host")):
+            return None
+        return entry, token
 
     def _from_profile(self, name: str) -> Credentials:
         from databricks.sdk import WorkspaceClient
         from databricks.sdk.core import Config
 
-        config = Config(
-            profile=name,
-            config_file=str(databrickscfg_path()),
-            retry_timeout_seconds=self.settings.sdk_retry_timeout_seconds,
-            http_timeout_seconds=self.settings.sdk_http_timeout_seconds,
-        )
+        timeouts = {
+            "retry_timeout_seconds": self.settings.sdk_retry_timeout_seconds,
+            "http_timeout_seconds": self.settings.sdk_http_timeout_seconds,
+        }
+        arguments: dict[str, Any] = {**sdk_profile_arguments(name), **timeouts}
+        config = Config(**arguments)
         user = WorkspaceClient(config=config).current_user.me().user_name
         if not config.host or not user:
             raise ValueError("the profile names no workspace or user")

@@ -7,10 +7,17 @@ not on websocket upgrades. So, in Apps mode, a request is let in when:
 * it carries the server's token (``Authorization: token|Bearer …`` or
   ``?token=``) and no identity header naming someone else: local processes
   such as agents and the MCP bridge, which run as the owner anyway;
-* its identity header names the app's owner (case-insensitive); the response
-  then sets Jupyter's signed login cookie, which is what authenticates the
-  browser's later websocket upgrades;
-* it has no identity header but a login cookie for the current owner.
+* it is plain HTTP and its identity header names the app's owner
+  (case-insensitive); the response then sets Jupyter's signed login cookie,
+  which is what authenticates the browser's websocket upgrades;
+* it has no identity header, or is a websocket upgrade, and carries a login
+  cookie for the current owner. Identity headers on upgrades are ignored:
+  the proxy sets none there, so one can only come from the client.
+
+The login cookie is accepted for ``login_cookie_max_age_hours`` after it was
+issued (a signed timestamp, checked on every request) and renewed on the
+owner's HTTP requests once half of that has passed. Each start signs cookies
+with a key of its own, so a restart signs everyone out.
 
 Everything else is refused with a page (JSON under ``/api`` and ``/coda``):
 403 naming the owner and the visitor, or 503 while the owner is unknown. The
@@ -18,8 +25,8 @@ only route open without credentials is Jupyter's ``GET /api`` version probe,
 kept as the health check. Outside Apps mode the provider is Jupyter's stock
 one: token or password login, and identity headers are ignored.
 
-Any local process could send an identity header to the app port; that is
-acceptable only because local processes already run as the owner.
+Any local process could send an identity header to the app port on plain
+HTTP; that is acceptable only because local processes already run as the owner.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import hmac
 import ipaddress
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from html import escape
 from typing import Any, NoReturn
@@ -39,15 +47,12 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Float, Int, List, Unicode, default
+from tornado.websocket import WebSocketHandler
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
-from .owner import OwnerResolver
+from .owner import APP_NAME_VARIABLE, SERVICE_PRINCIPAL_VARIABLES, OwnerResolver
 
-APP_NAME_VARIABLE = "DATABRICKS_APP_NAME"
-# The app's own service principal: terminals and agents must act as the owner,
-# never fall back to the app's identity.
-SERVICE_PRINCIPAL_VARIABLES = ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
-TOKEN_USERNAME = "jupyter-server-token"
+TOKEN_USERNAME = "jupyter-server-token"  # noqa: S105 -- a user name, not a token
 # Jupyter's GET {base_url}api answers only {"version": ...}: the health check.
 HEALTH_CHECK_PATH = "api"
 # Keep the 503 page short-lived in the browser: the owner may resolve any moment.
@@ -88,6 +93,18 @@ class CodaIdentityProvider(PasswordIdentityProvider):
 
     owner_retry_max_seconds = Float(300.0, help="Longest delay between background owner resolutions.").tag(config=True)
 
+    login_cookie_max_age_hours = Float(
+        24.0,
+        help="Apps mode: how long a login cookie is accepted after it was issued, checked on every request. "
+        "It is renewed on the owner's page and API requests once half of this has passed.",
+    ).tag(config=True)
+
+    @validate("login_cookie_max_age_hours")
+    def _positive_max_age(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise TraitError("login_cookie_max_age_hours must be positive")
+        return float(proposal["value"])
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.apps_mode = self.databricks_app if self.databricks_app is not None else apps_mode_from_env()
@@ -104,15 +121,34 @@ class CodaIdentityProvider(PasswordIdentityProvider):
             # Runs once the server's loop starts, so the owner is usually known
             # before the first visitor arrives.
             IOLoop.current().add_callback(self.owner_resolver.start)
+            # tornado signs the issue time into the cookie and refuses it past
+            # max_age_days (its default is 31): a copied cookie dies on time
+            # whatever the browser does with Expires.
+            max_age_days = self.login_cookie_max_age_hours / 24
+            self.get_secure_cookie_kwargs = {**self.get_secure_cookie_kwargs, "max_age_days": max_age_days}
+            self.cookie_options = {**self.cookie_options, "expires_days": max_age_days}
 
     @default("token")
     def _token_default(self) -> str:
-        token = super()._token_default()
+        token: str = super()._token_default()
         if self.apps_mode:
             # Jupyter prints a generated token in its startup URL; the App's
             # logs are readable by others. Terminals get it from their env.
             self.token_generated = False
         return token
+
+    def cookie_secret_hook(self, h: hmac.HMAC) -> hmac.HMAC:
+        """Apps mode: a key of this start's own, so a restart signs everyone out.
+
+        Jupyter derives the cookie key from a file it keeps in the runtime
+        directory, which survives restarts. A configured ``cookie_secret``
+        never reaches this hook; a configured ``cookie_secret_file`` is kept
+        as the choice to let sessions outlive the server.
+        """
+        h = super().cookie_secret_hook(h)
+        if self.apps_mode and "cookie_secret_file" not in self.config.ServerApp:
+            h.update(secrets.token_bytes(32))
+        return h
 
     @property
     def owner(self) -> str | None:
@@ -138,14 +174,14 @@ class CodaIdentityProvider(PasswordIdentityProvider):
         return self._apps_user(handler)
 
     async def _apps_user(self, handler: web.RequestHandler) -> User | None:
-        known = getattr(handler, "_jupyter_current_user", None)
+        known: User | None = getattr(handler, "_jupyter_current_user", None)
         if known:
-            return known  # type: ignore[no-any-return]
+            return known
         if self._is_health_check(handler):
             return None
-        visitor = self._visitor(handler)
+        visitor = None if _is_websocket_upgrade(handler) else self._visitor(handler)
         if visitor is not None:
-            return await self._header_user(handler, visitor)
+            return self._header_user(handler, visitor)
         if self._has_server_token(handler):
             handler._token_authenticated = True  # type: ignore[attr-defined]
             return User(TOKEN_USERNAME, name="Jupyter server token")
@@ -156,23 +192,40 @@ class CodaIdentityProvider(PasswordIdentityProvider):
                 return cookie_user
             self.clear_login_cookie(handler)
             _refuse(handler, 403, _not_owner(owner, cookie_user.username), owner, cookie_user.username)
-        owner = self.owner
+        known_owner = self.owner
         message = "You are not signed in. Open this app through its Databricks Apps URL."
-        if owner is not None:
-            message = f"This app belongs to {owner}. {message}"
-        _refuse(handler, 403, message, owner, None)
+        if known_owner is not None:
+            message = f"This app belongs to {known_owner}. {message}"
+        _refuse(handler, 403, message, known_owner, None)
 
-    async def _header_user(self, handler: web.RequestHandler, visitor: str) -> User:
+    def _header_user(self, handler: web.RequestHandler, visitor: str) -> User:
         owner = self._owner_or_unavailable(handler)
         if visitor.lower() != owner:
             if handler.get_cookie(self.get_cookie_name(handler)) is not None:
                 self.clear_login_cookie(handler)
             _refuse(handler, 403, _not_owner(owner, visitor), owner, visitor)
         user = User(owner)
-        cookie_user = await self._cookie_user(handler)
-        if cookie_user is None or cookie_user.username != owner:
+        handler._coda_proxy_authenticated = True  # type: ignore[attr-defined]
+        if not self._has_young_cookie(handler, owner):
+            # Renewed early so an open tab's websockets never meet an expired one.
             self.set_login_cookie(handler, user)
         return user
+
+    def is_proxy_authenticated(self, handler: web.RequestHandler) -> bool:
+        """Whether this request's user came from the Apps proxy's identity headers."""
+        return bool(getattr(handler, "_coda_proxy_authenticated", False))
+
+    def _has_young_cookie(self, handler: web.RequestHandler, owner: str) -> bool:
+        """A login cookie for ``owner`` in the first half of its life."""
+        half_life_days = self.get_secure_cookie_kwargs["max_age_days"] / 2
+        value = handler.get_secure_cookie(self.get_cookie_name(handler), max_age_days=half_life_days)
+        if not value:
+            return False
+        try:
+            user = self.user_from_cookie(value.decode())
+        except (ValueError, KeyError, TypeError):  # signed, but not a user: treat as absent
+            return False
+        return user is not None and user.username == owner
 
     def _owner_or_unavailable(self, handler: web.RequestHandler) -> str:
         owner = self.owner
@@ -198,7 +251,9 @@ class CodaIdentityProvider(PasswordIdentityProvider):
     def _has_server_token(self, handler: web.RequestHandler) -> bool:
         expected = self.token
         presented = self.get_token(handler)
-        return bool(expected and presented) and hmac.compare_digest(presented.encode(), expected.encode())
+        if not expected or not presented:
+            return False
+        return hmac.compare_digest(presented.encode(), expected.encode())
 
     async def _cookie_user(self, handler: web.RequestHandler) -> User | None:
         user = self.get_user_cookie(handler)
@@ -244,6 +299,13 @@ class CodaAuthorizer(Authorizer):
         if isinstance(provider, CodaIdentityProvider):
             return provider.permits(handler, user)
         return True
+
+
+def _is_websocket_upgrade(handler: web.RequestHandler) -> bool:
+    # The proxy names visitors on plain HTTP only; on an upgrade an identity
+    # header can only have come from the client, so it must not count.
+    upgrade = handler.request.headers.get("Upgrade", "").strip().lower() == "websocket"
+    return upgrade or isinstance(handler, WebSocketHandler)
 
 
 def _not_owner(owner: str, visitor: str) -> str:

@@ -2,19 +2,28 @@
 
 The owner is an override (config, then ``APP_OWNER_EMAIL``) or the app's
 ``creator`` as reported by ``apps.get`` with the app's own service-principal
-credentials from the environment. Emails compare lower-cased. While the owner
-is unknown ``owner`` is ``None`` and callers must deny access.
+credentials from the environment. Deployed, the launcher (``launch.py``) looks
+the creator up before the server starts and hands it over in
+``APP_OWNER_EMAIL``; the server then never holds the credentials. Emails
+compare lower-cased. While the owner is unknown ``owner`` is ``None`` and
+callers must deny access.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
 from collections.abc import Mapping
 
-
 LOG = logging.getLogger("coda_jupyter.auth")
+APP_NAME_VARIABLE = "DATABRICKS_APP_NAME"
+OWNER_VARIABLE = "APP_OWNER_EMAIL"
+# The app's own service principal, which the platform puts in the app's
+# environment: only the owner lookup may use it.
+SERVICE_PRINCIPAL_VARIABLES = ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
 
 
 class OwnerResolver:
@@ -34,7 +43,7 @@ class OwnerResolver:
     ) -> None:
         environ = env if env is not None else os.environ
         self.app_name = app_name
-        self._override = _email(override) or _email(environ.get("APP_OWNER_EMAIL"))
+        self._override = _email(override) or owner_override(environ)
         self._boot_attempts = max(1, boot_attempts)
         self._boot_retry = boot_retry_seconds
         self._background_retry = background_retry_seconds
@@ -77,10 +86,8 @@ class OwnerResolver:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def _keep_trying(self) -> None:
         delay = self._background_retry
@@ -94,32 +101,49 @@ class OwnerResolver:
         if not self.app_name:
             self.last_error = "DATABRICKS_APP_NAME is not set and no owner override is configured"
             return False
-        try:
-            creator = await asyncio.get_running_loop().run_in_executor(None, self._creator, self.app_name)
-        except Exception as err:
-            first_line = (str(err) or type(err).__name__).splitlines()[0]
-            self.last_error = f"{type(err).__name__}: {first_line}"[:300]
-            return False
-        owner = _email(creator)
+        lookup = functools.partial(
+            look_up_owner,
+            self.app_name,
+            sdk_retry_timeout_seconds=self._sdk_retry_timeout,
+            sdk_http_timeout_seconds=self._sdk_http_timeout,
+        )
+        owner, self.last_error = await asyncio.get_running_loop().run_in_executor(None, lookup)
         if owner is None:
-            self.last_error = f"app {self.app_name!r} reports no creator"
             return False
-        self.owner, self.last_error = owner, None
+        self.owner = owner
         self.log.info("coda: app %s belongs to %s", self.app_name, owner)
         return True
 
-    def _creator(self, app_name: str) -> str | None:
-        # No explicit credentials: the SDK picks up the app's service principal
-        # (DATABRICKS_HOST + DATABRICKS_CLIENT_ID/SECRET) from the environment.
-        # Imported here: the SDK costs about a second, paid only when used.
-        from databricks.sdk import WorkspaceClient
-        from databricks.sdk.core import Config
 
-        config = Config(
-            retry_timeout_seconds=self._sdk_retry_timeout,
-            http_timeout_seconds=self._sdk_http_timeout,
-        )
-        return WorkspaceClient(config=config).apps.get(name=app_name).creator
+def owner_override(env: Mapping[str, str]) -> str | None:
+    """The owner named in ``APP_OWNER_EMAIL``, lower-cased, if any."""
+    return _email(env.get(OWNER_VARIABLE))
+
+
+def look_up_owner(
+    app_name: str, *, sdk_retry_timeout_seconds: int = 10, sdk_http_timeout_seconds: float = 10.0
+) -> tuple[str | None, str | None]:
+    """``(owner, None)``, or ``(None, why not)``: the app's creator, lower-cased. Never raises."""
+    try:
+        creator = _app_creator(app_name, sdk_retry_timeout_seconds, sdk_http_timeout_seconds)
+    except Exception as err:
+        first_line = (str(err) or type(err).__name__).splitlines()[0]
+        return None, f"{type(err).__name__}: {first_line}"[:300]
+    owner = _email(creator)
+    if owner is None:
+        return None, f"app {app_name!r} reports no creator"
+    return owner, None
+
+
+def _app_creator(app_name: str, retry_timeout_seconds: int, http_timeout_seconds: float) -> str | None:
+    # No explicit credentials: the SDK picks up the app's service principal
+    # (DATABRICKS_HOST + DATABRICKS_CLIENT_ID/SECRET) from the environment.
+    # Imported here: the SDK costs about a second, paid only when used.
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
+
+    config = Config(retry_timeout_seconds=retry_timeout_seconds, http_timeout_seconds=http_timeout_seconds)
+    return WorkspaceClient(config=config).apps.get(name=app_name).creator
 
 
 def _email(value: str | None) -> str | None:

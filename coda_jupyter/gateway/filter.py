@@ -7,12 +7,16 @@ Databricks sometimes names a tool call ``databricks-tool-call`` (the real name
 hidden in its arguments) and reports ``finish_reason: "stop"`` for a turn that
 called tools, which makes the client drop the call. Everything here is pure
 except :class:`SSEResponseFixer`, which keeps the state a stream needs.
+
+Every function does work proportional to its input: the gateway runs them
+on requests of tens of MiB, and the SSE fixer on every chunk of a stream.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +28,6 @@ REJECTED_SCHEMA_KEYS = frozenset(
 )
 # Keywords whose value maps *names* to schemas: the names themselves are data.
 _NAMED_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "dependentSchemas"})
-_MAX_PASSES = 8
 
 
 # ---------------------------------------------------------------- requests
@@ -41,31 +44,25 @@ def sanitize_request(body: Any) -> Any:
 
 
 def sanitize_messages(messages: list[Any]) -> list[Any]:
-    """Repeat the cleaning pass until nothing changes.
+    """One pass over the history, deciding orphans against the latest assistant turn kept so far.
 
-    A pass decides orphans against the already-cleaned history, so a removal
-    can change what a later message sees; iterating to a fixed point means
-    the result never depends on how many repairs were stacked up.
+    One pass is already a fixed point: assistant turns are never dropped and
+    keep every tool call they make, so the turn a message answers is the same
+    in the cleaned history as in the original, and a second pass decides
+    every message the same way.
     """
-    current = messages
-    for _ in range(_MAX_PASSES):
-        cleaned = _clean_pass(current)
-        if cleaned == current:
-            return cleaned
-        current = cleaned
-    return current
-
-
-def _clean_pass(messages: list[Any]) -> list[Any]:
     cleaned: list[Any] = []
+    known: set[str] = set()
     for message in messages:
         if not isinstance(message, dict):
             cleaned.append(message)
             continue
-        known = _latest_assistant_tool_ids(cleaned)
         kept = _clean_message(message, known)
-        if kept is not None:
-            cleaned.append(kept)
+        if kept is None:
+            continue
+        cleaned.append(kept)
+        if kept.get("role") == "assistant":
+            known = _tool_ids(kept)
     return cleaned
 
 
@@ -108,13 +105,6 @@ def _keep_block(item: Any, known_tool_ids: set[str]) -> bool:
     if kind == "tool_result":
         return item.get("tool_use_id") in known_tool_ids
     return True
-
-
-def _latest_assistant_tool_ids(history: list[Any]) -> set[str]:
-    for message in reversed(history):
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            return _tool_ids(message)
-    return set()
 
 
 def _tool_ids(message: dict[str, Any]) -> set[str]:
@@ -169,7 +159,28 @@ def _clean_schema(schema: Any) -> Any:
     return cleaned
 
 
+def repair_request_body(body: bytes, content_type: str) -> bytes:
+    """:func:`sanitize_request` on raw bytes; anything that is not a JSON object goes through as sent.
+
+    Bytes in, bytes out, so that the gateway can run it in a worker process.
+    """
+    if not body or (content_type and "json" not in content_type):
+        return body
+    try:
+        return json.dumps(sanitize_request(json.loads(body))).encode()
+    except (ValueError, RecursionError):
+        return body  # let the upstream explain what is wrong with it
+
+
 # ---------------------------------------------------------------- responses
+
+
+def repair_response_body(body: bytes) -> bytes:
+    """:func:`fix_response` on raw bytes; unparseable bodies go through as received."""
+    try:
+        return json.dumps(fix_response(json.loads(body))).encode()
+    except (ValueError, RecursionError):
+        return body
 
 
 def fix_response(body: Any) -> Any:
@@ -208,12 +219,79 @@ def unwrap_arguments(arguments: Any) -> tuple[str, str] | None:
     return name, json.dumps(parsed, separators=(",", ":"))
 
 
+# Outside strings only these characters change the structure of JSON text.
+_JSON_STRUCTURE = re.compile(r'[{}\[\]"]')
+_STRING_STOP = re.compile(r'["\\]')
+
+
 @dataclass
 class _WrappedCall:
-    """A ``databricks-tool-call`` whose events are held until its real name is known."""
+    """A ``databricks-tool-call`` whose events are held until its real name is known.
 
-    events: list[dict[str, Any]] = field(default_factory=list)
-    arguments: str = ""
+    Its arguments arrive in small pieces; parsing all of them again after
+    every piece is quadratic in their length. Scanning each new piece for
+    JSON structure (strings, escapes, nesting) shows when the top-level
+    object closes: the text is parsed then, once. JSON errors are final for
+    every longer text, so once the object has closed, or the text is not an
+    object, nothing that arrives later can make it unwrap.
+    """
+
+    parts: list[str] = field(default_factory=list)
+    depth: int = 0
+    in_string: bool = False
+    escaped: bool = False
+    closed: bool = False
+    broken: bool = False
+    unwrapped: tuple[str, str] | None = None
+
+    def add(self, text: str) -> None:
+        if self.broken:
+            return
+        self.parts.append(text)
+        at, end = 0, len(text)
+        while at < end:
+            if self.closed or self.depth == 0:
+                rest = text[at:].lstrip()
+                if not rest:
+                    return
+                if self.closed or rest[0] != "{":
+                    return self._break()
+                at = end - len(rest)
+            if self.in_string:
+                if self.escaped:
+                    self.escaped, at = False, at + 1
+                    continue
+                stop = _STRING_STOP.search(text, at)
+                if stop is None:
+                    return
+                at = stop.end()
+                self.escaped = stop.group() == "\\"
+                self.in_string = self.escaped
+                continue
+            mark = _JSON_STRUCTURE.search(text, at)
+            if mark is None:
+                return
+            at = mark.end()
+            char = mark.group()
+            if char == '"':
+                self.in_string = True
+            elif char in "{[":
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth == 0:
+                    self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        self.unwrapped = unwrap_arguments("".join(self.parts))
+        if self.unwrapped is None:
+            self._break()
+
+    def _break(self) -> None:
+        self.broken = True
+        self.unwrapped = None
+        self.parts = []
 
 
 class SSEResponseFixer:
@@ -227,7 +305,9 @@ class SSEResponseFixer:
     """
 
     def __init__(self) -> None:
-        self._pending = b""
+        self._pending = bytearray()
+        # How much of ``_pending`` holds no event boundary: each byte is searched once.
+        self._scanned = 0
         self._held: dict[tuple[int, int], _WrappedCall] = {}
         self._held_order: list[dict[str, Any]] = []
         self._choices_with_calls: set[int] = set()
@@ -236,19 +316,21 @@ class SSEResponseFixer:
         """Take raw upstream bytes; return the bytes ready for the client now."""
         self._pending += chunk
         out: list[bytes] = []
-        while True:
-            end, sep = _event_end(self._pending)
-            if end < 0:
-                break
-            block = self._pending[: end + len(sep)]
-            self._pending = self._pending[end + len(sep) :]
-            out.append(self._event(block))
+        start = 0
+        # A boundary (at most 4 bytes) may straddle the previous chunk's end.
+        search_from = max(0, self._scanned - 3)
+        while (boundary := _EVENT_END.search(self._pending, search_from)) is not None:
+            out.append(self._event(bytes(self._pending[start : boundary.end()])))
+            start = search_from = boundary.end()
+        del self._pending[:start]
+        self._scanned = len(self._pending)
         return b"".join(out)
 
     def close(self) -> bytes:
         """Flush whatever is left when the upstream ends, repaired where possible."""
-        tail = self._pending
-        self._pending = b""
+        tail = bytes(self._pending)
+        self._pending.clear()
+        self._scanned = 0
         out = [self._event(tail)] if tail.strip() else [tail]
         out.append(self._release_all())
         return b"".join(out)
@@ -303,18 +385,20 @@ class SSEResponseFixer:
         if not isinstance(call, dict):
             return False
         key = (choice_index, call.get("index", 0))
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
         if key not in self._held:
             if function.get("name") != WRAPPED_TOOL_NAME:
                 return False
             self._held[key] = _WrappedCall()
         arguments = function.get("arguments")
         if isinstance(arguments, str):
-            self._held[key].arguments += arguments
+            self._held[key].add(arguments)
         return True
 
     def _resolve(self) -> bytes:
-        unwrapped = {key: unwrap_arguments(call.arguments) for key, call in self._held.items()}
+        unwrapped = {key: call.unwrapped for key, call in self._held.items()}
         resolved = {key: value for key, value in unwrapped.items() if value is not None}
         if not resolved or len(resolved) != len(unwrapped):
             return b""
@@ -356,14 +440,9 @@ class SSEResponseFixer:
         return out
 
 
-def _event_end(buffer: bytes) -> tuple[int, bytes]:
-    """Find the first SSE event boundary, whichever line ending the upstream uses."""
-    best, best_sep = -1, b""
-    for sep in (b"\n\n", b"\r\n\r\n", b"\r\r"):
-        at = buffer.find(sep)
-        if at >= 0 and (best < 0 or at < best):
-            best, best_sep = at, sep
-    return best, best_sep
+# An SSE event ends with a blank line, whichever line ending the upstream uses;
+# the leftmost match is the first boundary (no two alternatives start alike).
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
 def _data_payload(block: bytes) -> bytes | None:

@@ -9,7 +9,10 @@ traffic gets the content filter is a property of the route, never of an agent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+
+from .paths import ANTHROPIC_PATHS, GEMINI_PATHS, OPENAI_PATHS, compile_paths
 
 
 @dataclass(frozen=True)
@@ -22,21 +25,28 @@ class Route:
     gateway_suffix: str
     # Appended to ``{workspace host}/serving-endpoints``, e.g. ``/anthropic``.
     serving_suffix: str
+    # Path patterns (after the local prefix) the route forwards; see ``gateway.paths``.
+    paths: tuple[str, ...]
     # Repair requests and responses with ``gateway.filter`` (for clients that
     # send what the upstream rejects).
     content_filter: bool = False
+    allowed: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", compile_paths(self.paths))
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("anthropic", "Anthropic messages API", "/anthropic", "/anthropic"),
-    Route("openai", "OpenAI chat completions and responses API", "/openai/v1", ""),
-    Route("gemini", "Gemini generateContent API", "/gemini", "/google"),
-    Route("mlflow", "OpenAI-compatible mlflow/v1 API", "/mlflow/v1", ""),
+    Route("anthropic", "Anthropic messages API", "/anthropic", "/anthropic", ANTHROPIC_PATHS),
+    Route("openai", "OpenAI chat completions and responses API", "/openai/v1", "", OPENAI_PATHS),
+    Route("gemini", "Gemini generateContent API", "/gemini", "/google", GEMINI_PATHS),
+    Route("mlflow", "OpenAI-compatible mlflow/v1 API", "/mlflow/v1", "", OPENAI_PATHS),
     Route(
         "mlflow-filtered",
         "OpenAI-compatible mlflow/v1 API with the content filter",
         "/mlflow/v1",
         "",
+        OPENAI_PATHS,
         content_filter=True,
     ),
 )

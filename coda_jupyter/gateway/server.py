@@ -3,8 +3,10 @@
 Agents that run for hours cache their API key; a rotated Databricks token
 would break them. They get a local key instead and talk to this gateway,
 which looks the real token up again for every request. It runs on the
-server's own event loop so it needs no process, port manager or framework
-beyond tornado.
+server's own event loop so it needs no port manager or framework beyond
+tornado; only the content filter's work on large bodies runs in a worker
+process (see ``gateway.worker``). Upstream connections are kept alive and
+reused (see ``gateway.upstream``).
 """
 
 from __future__ import annotations
@@ -15,24 +17,33 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from http.client import responses
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from tornado import httputil
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
-from tornado.simple_httpclient import HTTPTimeoutError
 from tornado.web import Application, RequestHandler, stream_request_body
 
 from . import filter as content_filter
+from .paths import forwarded_query, refusal
 from .routes import ROUTES, Route
+from .upstream import (
+    DEFAULT_IDLE_EXPIRY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_POOL_SIZE,
+    UpstreamPool,
+    UpstreamProtocolError,
+)
+from .worker import FilterWorker, FilterWorkerError
 
 log = logging.getLogger("coda_jupyter.gateway")
 
 NO_CREDENTIALS = "Databricks credentials are not configured — open JupyterLab and paste a token"
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+# Bodies up to this size are repaired on the loop (a few ms); larger ones in a worker process.
+DEFAULT_INLINE_FILTER_LIMIT = 512 * 1024
 
 # RFC 9110 hop-by-hop headers, plus those the gateway recomputes itself.
 _HOP_BY_HOP = frozenset(
@@ -60,12 +71,27 @@ _KEY_QUERY_PARAM = "key"
 
 
 class ModelGateway:
-    """Owns the loopback HTTP server, the upstream HTTP client and the counters shown in status.
+    """Owns the loopback HTTP server, the upstream connection pool and the counters shown in status.
 
     ``upstream`` and ``token`` are called on every request: discovery and
     rotation take effect without restarting anything. ``idle_timeout`` bounds
     silence from the upstream (before the headers and between chunks), not
     the length of a response: a model may stream for many minutes.
+
+    ``max_body_size`` caps each request body (``CodaApp.gateway_max_body``,
+    default 32 MiB): far above what agents send for their largest contexts
+    (a million tokens of text is a few MiB; images travel as base64), yet a
+    bound on memory and filter work. A larger body gets a 413 JSON error and
+    nothing goes upstream. Filtered bodies above ``inline_filter_limit`` are
+    repaired in a worker process (started on first need, kept until
+    :meth:`stop`, one job at a time) so that the loop keeps serving Jupyter
+    meanwhile; every body goes upstream piece by piece, never copied whole
+    on the loop.
+
+    ``pool_size`` idle upstream connections per host are kept for reuse
+    (``CodaApp.gateway_pool_size``), each for ``pool_idle_expiry`` seconds
+    at most; at most ``max_connections`` requests per host are in flight at
+    once, the rest wait their turn.
     """
 
     def __init__(
@@ -78,6 +104,10 @@ class ModelGateway:
         max_body_size: int = DEFAULT_MAX_BODY,
         idle_timeout: float = 300.0,
         max_duration: float = 3600.0,
+        inline_filter_limit: int = DEFAULT_INLINE_FILTER_LIMIT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_idle_expiry: float = DEFAULT_IDLE_EXPIRY,
         routes: tuple[Route, ...] = ROUTES,
     ) -> None:
         if not local_key:
@@ -88,11 +118,16 @@ class ModelGateway:
         self.max_body_size = max_body_size
         self.idle_timeout = idle_timeout
         self.max_duration = max_duration
+        self.inline_filter_limit = inline_filter_limit
+        self.pool_size = pool_size
+        self.max_connections = max_connections
+        self.pool_idle_expiry = pool_idle_expiry
         self.routes = {route.name: route for route in routes}
         self._requested_port = port
         self._port: int | None = None
         self._server: HTTPServer | None = None
-        self._client: AsyncHTTPClient | None = None
+        self._pool: UpstreamPool | None = None
+        self._filter_worker = FilterWorker()
         self.requests_served = 0
         self.errors = 0
         self.last_error: dict[str, Any] | None = None
@@ -105,7 +140,9 @@ class ModelGateway:
             return
         sockets = bind_sockets(self._requested_port, "127.0.0.1")
         app = Application(
-            [(r"/(?P<route>[A-Za-z0-9_.-]+)(?P<rest>/.*)?", _ProxyHandler, {"gateway": self})],
+            # Every target, absolute URLs included, reaches the handler: it
+            # reads the raw path itself, so nothing is decoded before the checks.
+            [(r".*", _ProxyHandler, {"gateway": self})],
             log_function=_quiet_log,
         )
         # The body limit is enforced by the handler so that clients get a 413;
@@ -113,8 +150,12 @@ class ModelGateway:
         self._server = HTTPServer(app, max_body_size=self.max_body_size * 2 + 1024)
         self._server.add_sockets(sockets)
         self._port = sockets[0].getsockname()[1]
-        self._client = AsyncHTTPClient(
-            force_instance=True, max_clients=64, max_body_size=1 << 40, max_buffer_size=1 << 26
+        # Built at each start: CA settings in the environment are read then.
+        self._pool = UpstreamPool(
+            pool_size=self.pool_size,
+            max_connections=self.max_connections,
+            idle_expiry=self.pool_idle_expiry,
+            connect_timeout=self.idle_timeout,
         )
         log.info("model gateway listening on 127.0.0.1:%s", self._port)
 
@@ -123,9 +164,11 @@ class ModelGateway:
             return
         self._server.stop()
         await self._server.close_all_connections()
-        if self._client is not None:
-            self._client.close()
-        self._server = self._client = None
+        if self._pool is not None:
+            self._pool.close()
+        await self._filter_worker.stop()
+        self._server = None
+        self._pool = None
         self._port = None
 
     @property
@@ -164,10 +207,21 @@ class ModelGateway:
 
     # -- bookkeeping used by the handler
 
-    def client(self) -> AsyncHTTPClient:
-        if self._client is None:
+    async def repair_request(self, body: bytes | bytearray, content_type: str) -> bytes | bytearray:
+        """The content filter on a request body: inline when small, else in the worker process."""
+        if len(body) <= self.inline_filter_limit:
+            return content_filter.repair_request_body(bytes(body), content_type)
+        return await self._filter_worker.repair_request(body, content_type)
+
+    async def repair_response(self, body: bytearray) -> bytes | bytearray:
+        if len(body) <= self.inline_filter_limit:
+            return content_filter.repair_response_body(bytes(body))
+        return await self._filter_worker.repair_response(body)
+
+    def pool(self) -> UpstreamPool:
+        if self._pool is None:
             raise RuntimeError("the gateway is not running")
-        return self._client
+        return self._pool
 
     def record(self, route: str, status: int, message: str | None) -> None:
         self.requests_served += 1
@@ -177,7 +231,7 @@ class ModelGateway:
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "route": route,
                 "status": status,
-                "message": message or httputil.responses.get(status, "error"),
+                "message": message or responses.get(status, "error"),
             }
 
     def key_matches(self, presented: str | None) -> bool:
@@ -206,19 +260,29 @@ class _ProxyHandler(RequestHandler):
     def initialize(self, gateway: ModelGateway) -> None:
         self.gateway = gateway
         self.route: Route | None = None
+        self.rest = ""
         self.body = bytearray()
         self.rejected = False
+        self.client_gone = False
         self.relay: _Relay | None = None
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
 
     async def prepare(self) -> None:
-        self.route = self.gateway.routes.get(self.path_kwargs["route"])
+        raw_path = self.request.path
+        if not raw_path.startswith("/"):
+            return self._reject(400, "the request target must be a path, not an absolute URL")
+        name, slash, rest = raw_path[1:].partition("/")
+        self.route = self.gateway.routes.get(name)
         if self.route is None:
-            return self._reject(404, f"no gateway route {self.path_kwargs['route']!r}")
+            return self._reject(404, f"no gateway route {name!r}")
         if not self._authenticated():
             return self._reject(401, "missing or wrong local gateway key")
+        self.rest = slash + rest
+        refused = refusal(self.route.allowed, self.rest, self.request.query)
+        if refused:
+            return self._reject(400, refused)
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.gateway.max_body_size:
             return self._reject(413, f"request body exceeds {self.gateway.max_body_size} bytes")
@@ -261,16 +325,21 @@ class _ProxyHandler(RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
 
-    async def get(self, route: str, rest: str | None) -> None:
-        await self._proxy(rest or "")
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors tornado raises itself (an unsupported method, a malformed argument) are JSON too."""
+        self._send_error(status_code, self._reason)
+
+    async def get(self) -> None:
+        await self._proxy()
 
     post = put = patch = delete = get
 
     def on_connection_close(self) -> None:
+        self.client_gone = True
         if self.relay is not None:
             self.relay.abort("client disconnected")
 
-    async def _proxy(self, rest: str) -> None:
+    async def _proxy(self) -> None:
         if self.rejected or self._finished:
             return
         assert self.route is not None
@@ -280,32 +349,33 @@ class _ProxyHandler(RequestHandler):
         base = _safe_upstream(self.gateway.upstream, self.route)
         if not base:
             return self._send_error(503, f"no upstream is configured for route {self.route.name!r}")
-        body = bytes(self.body)
+        body: bytes | bytearray = self.body
+        self.body = bytearray()
         if self.route.content_filter:
-            body = _filter_request(body, self.request.headers.get("Content-Type", ""))
-        request = HTTPRequest(
-            base.rstrip("/") + rest + _forwarded_query(self.request.query),
-            method=self.request.method or "POST",
-            headers=_upstream_headers(self.request.headers, token, self.route.content_filter),
-            body=body if body or self.request.method in ("POST", "PUT", "PATCH") else None,
-            allow_nonstandard_methods=True,
-            follow_redirects=False,
-            decompress_response=False,
-            connect_timeout=self.gateway.idle_timeout,
-            request_timeout=self.gateway.max_duration,
-        )
+            content_type = self.request.headers.get("Content-Type", "")
+            try:
+                body = await self.gateway.repair_request(body, content_type)
+            except FilterWorkerError as exc:
+                return self._send_error(503, f"{exc}; retry the request")
+            if self.client_gone:
+                return self.gateway.record(self.route.name, 499, "client disconnected")
+        headers = _upstream_headers(self.request.headers, token, self.route.content_filter)
+        has_body = bool(body) or self.request.method in ("POST", "PUT", "PATCH")
+        if has_body:
+            headers["Content-Length"] = str(len(body))
+        # The raw path and query, as checked: never a decoded form of them.
+        url = base.rstrip("/") + self.rest + forwarded_query(self.request.query, _KEY_QUERY_PARAM)
         self.relay = _Relay(self, self.route.content_filter)
-        await self.relay.run(request)
+        await self.relay.run(url, self.request.method or "POST", headers, body if has_body else None)
 
 
-class _Relay:
+class _Relay(httputil.HTTPMessageDelegate):
     """Copies one upstream response to the client as it arrives, with back-pressure from the client."""
 
     def __init__(self, handler: _ProxyHandler, repair: bool) -> None:
         self.handler = handler
         self.gateway = handler.gateway
         self.repair = repair
-        self.header_lines: list[str] = []
         self.status: int | None = None
         self.sse_fixer: content_filter.SSEResponseFixer | None = None
         self.json_buffer: bytearray | None = None
@@ -315,28 +385,31 @@ class _Relay:
         self.stopped: asyncio.Future[None] = self.loop.create_future()
         self.watchdog: asyncio.TimerHandle | None = None
 
-    async def run(self, request: HTTPRequest) -> None:
-        request.header_callback = self._header_line
-        request.streaming_callback = self._chunk
-        fetch = asyncio.ensure_future(self.gateway.client().fetch(request, raise_error=False))
+    async def run(self, url: str, method: str, headers: httputil.HTTPHeaders, body: bytes | bytearray | None) -> None:
+        exchange = asyncio.ensure_future(self.gateway.pool().exchange(url, method, headers, body, self))
         self.watchdog = self.loop.call_later(self.gateway.idle_timeout, self._check_idle)
+        deadline = self.loop.call_later(
+            self.gateway.max_duration, self.abort, f"no complete response within {self.gateway.max_duration:g} s"
+        )
         try:
-            await asyncio.wait({fetch, self.stopped}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {exchange, self.stopped}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            deadline.cancel()
             if self.watchdog is not None:
                 self.watchdog.cancel()
         if self.aborted is not None:
-            # The upstream connection is torn down by the next callback; its
-            # outcome is of no interest any more.
-            fetch.add_done_callback(_consume)
+            # Cancelling closes the upstream connection mid-exchange: nobody reads it any more.
+            exchange.cancel()
+            exchange.add_done_callback(_consume)
             return self._fail(self.aborted)
         try:
-            fetch.result()
-        except HTTPTimeoutError as exc:
-            return self._fail_timeout(str(exc))
-        except (HTTPClientError, OSError, StreamClosedError) as exc:
+            exchange.result()
+        except TimeoutError:
+            return self._fail_timeout(f"no connection within {self.gateway.idle_timeout:g} s")
+        except (OSError, UpstreamProtocolError, ValueError) as exc:
             return self._fail_unreachable(exc)
-        self._complete()
+        await self._complete()
 
     def abort(self, reason: str) -> None:
         if self.aborted is None:
@@ -351,22 +424,17 @@ class _Relay:
         else:
             self.watchdog = self.loop.call_later(self.gateway.idle_timeout - quiet, self._check_idle)
 
-    # -- tornado client callbacks
+    # -- the upstream response, as tornado's HTTP/1.1 parser delivers it
 
-    def _header_line(self, line: str) -> None:
+    def headers_received(
+        self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine, headers: httputil.HTTPHeaders
+    ) -> None:
         self.last_activity = self.loop.time()
-        if self.aborted:
-            return  # the first body chunk tears the connection down
-        if line.strip():
-            self.header_lines.append(line)
+        assert isinstance(start_line, httputil.ResponseStartLine)
+        if self.aborted or start_line.code < 200:
             return
-        start = httputil.parse_response_start_line(self.header_lines[0].strip())
-        headers = httputil.HTTPHeaders.parse("".join(self.header_lines[1:]))
-        self.header_lines = []
-        if start.code < 200:
-            return
-        self.status = start.code
-        self._start_response(start.code, start.reason, headers)
+        self.status = start_line.code
+        self._start_response(start_line.code, start_line.reason, headers)
 
     def _start_response(self, code: int, reason: str, headers: httputil.HTTPHeaders) -> None:
         handler = self.handler
@@ -378,7 +446,7 @@ class _Relay:
             self.json_buffer = bytearray()
         handler.clear()
         handler.clear_header("Content-Type")
-        handler.set_status(code, reason or httputil.responses.get(code, "Unknown"))
+        handler.set_status(code, reason or responses.get(code, "Unknown"))
         for name, value in headers.get_all():
             lowered = name.lower()
             if lowered in _HOP_BY_HOP or lowered in _RESPONSE_DROP:
@@ -387,12 +455,21 @@ class _Relay:
         if not (self.sse_fixer or self.json_buffer is not None) and "Content-Length" in headers:
             handler.set_header("Content-Length", headers["Content-Length"])
         if self.json_buffer is None:
+            # The head goes out on the next turn of the loop, so that clients
+            # see the status while the model thinks; any body that came with
+            # it is relayed before then and leaves in the same write: one
+            # packet and one wake-up of the client instead of two.
+            self.loop.call_soon(self._flush_head)
+
+    def _flush_head(self) -> None:
+        handler = self.handler
+        if not handler._finished and not handler._headers_written:
             handler.flush()
 
-    def _chunk(self, chunk: bytes) -> Awaitable[None] | None:
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         self.last_activity = self.loop.time()
         if self.aborted:
-            raise _Aborted("relay aborted")
+            return None  # the exchange is being cancelled
         if self.json_buffer is not None:
             self.json_buffer += chunk
             return None
@@ -407,26 +484,38 @@ class _Relay:
         if handler._finished or not data:
             return None
         handler.write(data)
-        # Returning the flush future makes the upstream read wait for the client.
-        return handler.flush()
+        # Returning the flush makes the upstream read wait for the client.
+        return self._flushed(handler.flush())
+
+    async def _flushed(self, flush: Awaitable[None]) -> None:
+        try:
+            await flush
+        except StreamClosedError:
+            # Raised into tornado's parser this would be logged as a crash.
+            self.abort("client disconnected")
 
     # -- endings
 
-    def _complete(self) -> None:
+    async def _complete(self) -> None:
         handler = self.handler
         if self.status is None:
             return self._fail_unreachable(RuntimeError("upstream sent no response"))
         if self.sse_fixer is not None:
             self._send(self.sse_fixer.close())
         elif self.json_buffer is not None:
-            handler.write(_fix_json(bytes(self.json_buffer)))
+            try:
+                body = await self.gateway.repair_response(self.json_buffer)
+            except FilterWorkerError as exc:
+                return handler._send_error(502, f"{exc} on the response")
+            handler.write(bytes(body))
         message = None if self.status < 400 else f"upstream answered {self.status}"
         self.gateway.record(handler.route.name if handler.route else "-", self.status, message)
         if self.status >= 400:
             # Clients probe optional endpoints (Hermes asks for model lists):
             # a 4xx is the client's business, a 5xx is worth the operator's eye.
             level = logging.WARNING if self.status >= 500 else logging.INFO
-            log.log(level, "upstream answered %s on route %s", self.status, handler.route.name if handler.route else "-")
+            route = handler.route.name if handler.route else "-"
+            log.log(level, "upstream answered %s on route %s", self.status, route)
         if not handler._finished:
             handler.finish()
 
@@ -442,16 +531,10 @@ class _Relay:
         self.handler._send_error(504, f"upstream timed out ({detail})")
 
     def _fail_unreachable(self, exc: BaseException) -> None:
+        if isinstance(exc, StreamClosedError) and exc.real_error is not None:
+            exc = exc.real_error  # say why it closed: a reset, a certificate refused
         log.warning("model gateway upstream unreachable: %s", exc)
         self.handler._send_error(502, f"upstream unreachable ({type(exc).__name__}: {exc})")
-
-
-class _Aborted(httputil.HTTPInputError):
-    """Raised from the streaming callback so that tornado drops an upstream connection nobody reads.
-
-    An ``HTTPInputError`` because tornado closes the connection quietly for
-    those, where any other exception is logged as a crash.
-    """
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -471,28 +554,3 @@ def _upstream_headers(incoming: httputil.HTTPHeaders, token: str, repair: bool) 
         headers.add(name, value)
     headers["Authorization"] = f"Bearer {token}"
     return headers
-
-
-def _forwarded_query(query: str) -> str:
-    if not query:
-        return ""
-    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != _KEY_QUERY_PARAM]
-    return "?" + urlencode(kept) if kept else ""
-
-
-def _filter_request(body: bytes, content_type: str) -> bytes:
-    if not body or (content_type and "json" not in content_type):
-        return body
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body  # let the upstream explain what is wrong with it
-    return json.dumps(content_filter.sanitize_request(parsed)).encode()
-
-
-def _fix_json(body: bytes) -> bytes:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body
-    return json.dumps(content_filter.fix_response(parsed)).encode()

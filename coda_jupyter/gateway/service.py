@@ -11,6 +11,7 @@ from ..auth.gateway_discovery import Gateway, GatewayResolver
 from ..util.files import atomic_write
 from .routes import Route, upstream_base
 from .server import ModelGateway
+from .upstream import DEFAULT_POOL_SIZE
 
 
 def load_local_key(path: Path) -> str:
@@ -41,6 +42,7 @@ class GatewayService:
         *,
         port: int,
         max_body_size: int,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self._credentials = credentials
         self._resolver = resolver
@@ -51,6 +53,7 @@ class GatewayService:
             local_key=load_local_key(key_path),
             port=port,
             max_body_size=max_body_size,
+            pool_size=pool_size,
         )
 
     @property
@@ -89,8 +92,8 @@ class GatewayService:
         if creds is None:
             return None
         discovered = self._discovered
-        on_gateway = discovered is not None and discovered.kind == "ai-gateway"
-        return upstream_base(route, gateway=discovered.base_url if on_gateway else None, host=creds.host)
+        gateway = discovered.base_url if discovered is not None and discovered.kind == "ai-gateway" else None
+        return upstream_base(route, gateway=gateway, host=creds.host)
 
     def _token(self) -> str | None:
         creds = self._credentials.credentials

@@ -7,6 +7,8 @@ from .credentials import CredentialsHandler
 from .gateway import GatewayHandler
 from .health import HealthHandler
 from .mcp import ROUTES as MCP_ROUTES
+from .notebooks import ROUTES as NOTEBOOK_ROUTES
+from .openapi import OpenApiHandler
 from .setup import SetupHandler, SetupRetryHandler
 from .sync import SyncHandler
 from .tasks import ROUTES as TASK_ROUTES
@@ -14,6 +16,7 @@ from .uploads import ROUTES as UPLOAD_ROUTES
 
 ROUTES: list[tuple[str, type]] = [
     (r"/coda/api/health", HealthHandler),
+    (r"/coda/api/openapi\.json", OpenApiHandler),
     (r"/coda/api/agents", AgentsHandler),
     (r"/coda/api/agents/(\w+)/terminals", AgentTerminalsHandler),
     (r"/coda/api/credentials", CredentialsHandler),
@@ -24,4 +27,5 @@ ROUTES: list[tuple[str, type]] = [
     *UPLOAD_ROUTES,
     *MCP_ROUTES,
     *TASK_ROUTES,
+    *NOTEBOOK_ROUTES,
 ]

@@ -7,6 +7,9 @@ import os
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..agents import AgentSpec
+from ..agents.writers.coda_mcp import URL_PLACEHOLDER
+from ..util.paths import unusable_path_reason
 from .base import CodaAPIHandler
 
 
@@ -27,10 +30,18 @@ class AgentsHandler(CodaAPIHandler):
                     "version": probe.version,
                     "executable": probe.executable,
                     "icon": spec.icon_svg(),
+                    "mcp_client": _mcp_client(spec),
                 }
-                for spec, probe in zip(specs, probes)
+                for spec, probe in zip(specs, probes, strict=True)
             ]
         )
+
+
+def _mcp_client(spec: AgentSpec) -> dict[str, str] | None:
+    """The snippet with a placeholder for the endpoint URL: the lab puts in the one the browser sees."""
+    if spec.mcp_client is None:
+        return None
+    return {"where": spec.mcp_client.where, "snippet": spec.mcp_client.render(URL_PLACEHOLDER)}
 
 
 class AgentTerminalsHandler(CodaAPIHandler):
@@ -52,7 +63,10 @@ class AgentTerminalsHandler(CodaAPIHandler):
             relative = ""
         if not isinstance(relative, str):
             raise web.HTTPError(400, "cwd must be a string path relative to the server root")
-        root = os.path.realpath(self.coda.serverapp.root_dir)
+        problem = unusable_path_reason(relative)
+        if problem is not None:
+            raise web.HTTPError(400, f"cwd {problem}")
+        root = os.path.realpath(self.coda.server.root_dir)
         target = os.path.realpath(os.path.join(root, relative.lstrip("/")))
         if os.path.commonpath([root, target]) != root:
             raise web.HTTPError(400, f"cwd {relative!r} is outside the server root")

@@ -20,7 +20,8 @@ class CodaAPIHandler(APIHandler):
 
     @property
     def coda(self) -> CodaApp:
-        return self.settings["coda_app"]
+        coda: CodaApp = self.settings["coda_app"]
+        return coda
 
     def public_host(self) -> str:
         """The host a browser used to reach us.

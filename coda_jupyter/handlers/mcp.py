@@ -1,4 +1,9 @@
-"""``{base_url}coda/mcp``: the MCP Streamable HTTP endpoint (JSON responses, no SSE).
+"""``{base_url}api/coda/mcp``: the MCP Streamable HTTP endpoint (JSON responses, no SSE).
+
+It lives under ``api/`` because the Databricks Apps proxy accepts bearer
+tokens only on ``/api/`` paths (docs.databricks.com, "Connect to an API
+Databricks app using token authentication"). ``{base_url}coda/mcp`` stays as
+an alias for agent configs written by earlier versions.
 
 Security, in order:
 
@@ -11,20 +16,25 @@ Security, in order:
 3. ``Content-Type: application/json`` is required on POST. A cross-site page
    can only send JSON after a CORS preflight, which Jupyter does not grant, so
    ambient browser credentials cannot drive the endpoint.
-4. XSRF: token-authenticated requests skip it (Jupyter's rule). Cookie
-   authenticated requests keep Jupyter's ``_xsrf`` check: MCP clients never
-   hold a browser cookie, so the only cookie callers are JupyterLab pages,
-   which send ``_xsrf`` anyway; relaxing it would only widen the CSRF surface.
+4. XSRF: token-authenticated requests skip it (Jupyter's rule), and so do
+   requests the Apps proxy names (its identity headers) when they are a JSON
+   POST or a DELETE: an external client with a Databricks OAuth token has no
+   ``_xsrf`` to send, and a cross-site page can send neither without a CORS
+   preflight, while its Origin is refused in step 1. Login-cookie requests
+   keep Jupyter's ``_xsrf`` check: their only callers are JupyterLab pages,
+   which send it anyway.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from ..auth.identity import CodaIdentityProvider
 from ..mcp import SESSION_HEADER, VERSION_HEADER, mcp_server
 from ..tasks import task_runner
 from .base import CodaAPIHandler
@@ -59,22 +69,38 @@ class McpHandler(CodaAPIHandler):
         hosts = {self.request.headers.get("Host"), self.public_host()}
         if any(origin_allowed(origin, host, allowed) for host in hosts):
             return True
-        return bool(self.allow_origin_pat and self.allow_origin_pat.match(origin))
+        # The server compiles the pattern into the settings; jupyter_server's annotation says str.
+        pattern: re.Pattern[str] | None = self.settings.get("allow_origin_pat")
+        return bool(pattern and pattern.match(origin))
+
+    def check_xsrf_cookie(self) -> None:
+        if self._named_by_proxy() and self._preflighted_request():
+            return None
+        return super().check_xsrf_cookie()
+
+    def _named_by_proxy(self) -> bool:
+        provider = self.identity_provider
+        return isinstance(provider, CodaIdentityProvider) and provider.is_proxy_authenticated(self)
+
+    def _preflighted_request(self) -> bool:
+        """A request a browser only sends cross-site after a CORS preflight."""
+        if self.request.method == "DELETE":
+            return True
+        return self.request.method == "POST" and _is_json(self.request.headers.get("Content-Type", ""))
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         server = mcp_server(self.settings)
         if len(self.request.body) > server.max_body_bytes:
             raise web.HTTPError(413, f"MCP request body is larger than {server.max_body_bytes} bytes")
-        content_type = self.request.headers.get("Content-Type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
+        if not _is_json(self.request.headers.get("Content-Type", "")):
             raise web.HTTPError(415, "MCP requests must be sent as Content-Type: application/json")
         from ..mcp.tools import ToolContext
 
         runner = task_runner(self.settings)
         ctx = ToolContext(runner=runner, lab_url=lambda terminal: lab_terminal_url(self, terminal))
-        reply = server.endpoint.post(
+        reply = await server.endpoint.post(
             self.request.body,
             self.request.headers.get(SESSION_HEADER),
             self.request.headers.get(VERSION_HEADER),
@@ -108,4 +134,8 @@ class McpHandler(CodaAPIHandler):
         self.finish(reply.encode())
 
 
-ROUTES: list[tuple[str, type]] = [(r"/coda/mcp", McpHandler)]
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
+ROUTES: list[tuple[str, type]] = [(r"/api/coda/mcp", McpHandler), (r"/coda/mcp", McpHandler)]

@@ -18,7 +18,9 @@ from ..tasks.store import strip_ansi
 from .base import CodaAPIHandler
 from .mcp import lab_terminal_url
 
-_ID = r"([0-9a-f]{12})"
+# Any one path segment: the store checks the id's form, so a malformed id gets
+# the same JSON 404 as an unknown one instead of Jupyter's HTML page.
+_ID = r"([^/]+)"
 
 
 class _TaskBase(CodaAPIHandler):

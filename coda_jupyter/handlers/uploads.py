@@ -22,6 +22,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..util.files import atomic_write
 from .base import CodaAPIHandler
 
 # Room for the multipart boundaries and part headers around the file itself.
@@ -30,14 +31,22 @@ _MULTIPART_OVERHEAD = 64 * 1024
 _DRAIN_ALLOWANCE = 1024 * 1024
 _MAX_NAME_LENGTH = 100
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# Names of the files this store wrote, one a line: cleanup removes only those,
+# never a file the user put in the folder. Hidden, like the temp files.
+_LEDGER = ".coda-uploads"
 
 
-def sanitise_name(original: str, fallback_extension: str) -> str:
-    """A file name that is safe on its own: no folders, no hidden files, ASCII only."""
+def sanitise_name(original: str, extension: str) -> str:
+    """A plain ASCII file name: the client's stem, the extension of the sniffed type.
+
+    The client's own extension is dropped: ``report.html`` holding PNG bytes is
+    saved as ``report.png``, so nothing opens it as the type it claimed to be.
+    """
+    suffix = "." + _UNSAFE_NAME_CHARS.sub("", extension.lower())
     base = re.split(r"[\\/]", original)[-1]
-    cleaned = _UNSAFE_NAME_CHARS.sub("_", base).strip("._")
-    cleaned = cleaned[-_MAX_NAME_LENGTH:].lstrip("._")
-    return cleaned or f"upload.{fallback_extension}"
+    stem = _UNSAFE_NAME_CHARS.sub("_", os.path.splitext(base)[0]).strip("._")
+    stem = stem[-(_MAX_NAME_LENGTH - len(suffix)) :].lstrip("._")
+    return (stem or "upload") + suffix
 
 
 class UploadStore(LoggingConfigurable):
@@ -93,25 +102,52 @@ class UploadStore(LoggingConfigurable):
                     # link() fails if the name exists, so two uploads can never
                     # overwrite each other, and readers only see complete files.
                     os.link(tmp, target)
-                    return target
+                    break
                 except FileExistsError:
                     continue
         finally:
             os.unlink(tmp)
+        self._record(target.name)
+        return target
+
+    def _ledger(self) -> Path:
+        return self.folder / _LEDGER
+
+    def _recorded(self) -> list[str]:
+        try:
+            text = self._ledger().read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        return [line for line in text.splitlines() if line]
+
+    def _record(self, name: str) -> None:
+        # Saves and sweeps both run on the server's event loop, so an append
+        # never interleaves with the sweep's rewrite.
+        fd = os.open(self._ledger(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(name + "\n")
 
     def sweep(self, now: float | None = None) -> list[Path]:
-        """Remove uploads older than ``max_age``; return what was removed."""
+        """Remove uploads this store saved that are older than ``max_age``; return what was removed."""
         if self.max_age <= 0 or not self.folder.is_dir():
             return []
         cutoff = (time.time() if now is None else now) - self.max_age
-        removed = []
-        for entry in self.folder.iterdir():
+        recorded = self._recorded()
+        removed, kept = [], []
+        for name in recorded:
+            entry = self.folder / name
+            if entry.parent != self.folder or not entry.is_file() or entry.is_symlink():
+                continue  # gone, or not a plain file here: nothing left to clean up
             try:
-                if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                if entry.stat().st_mtime < cutoff:
                     entry.unlink()
                     removed.append(entry)
+                    continue
             except OSError as err:
                 self.log.warning("coda-jupyter: could not remove old upload %s: %s", entry.name, err)
+            kept.append(name)
+        if kept != recorded:
+            atomic_write(self._ledger(), "".join(f"{name}\n" for name in kept))
         if removed:
             self.log.info("coda-jupyter: removed %d old upload(s)", len(removed))
         return removed
@@ -121,8 +157,12 @@ class UploadStore(LoggingConfigurable):
         if self._sweeper is not None:
             return
         self.sweep()
-        self._sweeper = PeriodicCallback(self.sweep, self.cleanup_interval * 1000)
+        self._sweeper = PeriodicCallback(self._scheduled_sweep, self.cleanup_interval * 1000)
         self._sweeper.start()
+
+    def _scheduled_sweep(self) -> None:
+        # PeriodicCallback takes a callback without a result.
+        self.sweep()
 
     def stop(self) -> None:
         if self._sweeper is not None:
@@ -158,7 +198,7 @@ class UploadsHandler(CodaAPIHandler):
         # the two limits with a bare 400 before this handler could answer 413.
         # A chunked body (no Content-Length) gets its 413 from data_received;
         # the allowance lets that happen before tornado's own cut-off.
-        server_limit = int(self.coda.serverapp.max_body_size)
+        server_limit = int(self.coda.server.max_body_size)
         self.request.connection.set_max_body_size(  # type: ignore[union-attr]
             max(limit + _DRAIN_ALLOWANCE, server_limit)
         )
@@ -197,11 +237,16 @@ class UploadsHandler(CodaAPIHandler):
 
     def _file_part(self) -> httputil.HTTPFile:
         content_type = self.request.headers.get("Content-Type", "")
-        if not content_type.startswith("multipart/form-data"):
+        if content_type.split(";")[0].strip().lower() != "multipart/form-data":
             raise web.HTTPError(400, "send the image as multipart/form-data with a field named 'file'")
         arguments: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(content_type, bytes(self._body), arguments, files)
+        try:
+            httputil.parse_body_arguments(content_type, bytes(self._body), arguments, files)
+        except httputil.HTTPInputError as err:
+            # Tornado's messages name what is wrong (no boundary, a part without
+            # headers or name) and never quote the body.
+            raise web.HTTPError(400, f"malformed multipart body: {err}") from None
         parts = files.get("file")
         if not parts and arguments.get("file"):
             # A part without a filename is parsed as a plain field; its bytes

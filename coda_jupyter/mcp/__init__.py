@@ -1,4 +1,4 @@
-"""The MCP server of coda-jupyter: background agent tasks as MCP tools.
+"""The MCP server of coda-jupyter: background agent tasks and notebook tools as MCP tools.
 
 ``McpServer`` holds the configuration (``c.McpServer.*``) and the one
 ``McpEndpoint`` of a Jupyter server; the tornado handler lives in
@@ -54,11 +54,14 @@ def mcp_server(settings: dict[str, Any]) -> McpServer:
         # The protocol layer (pydantic models of mcp-types) loads on first use,
         # keeping it out of server start-up.
         from .. import __version__
+        from ..notebooks import notebook_service
+        from .notebook_tools import notebook_tool_defs
         from .protocol import McpEndpoint, Sessions
         from .tools import ToolSet
 
         runner = task_runner(settings)
-        server = McpServer(endpoint=McpEndpoint(ToolSet(runner), __version__), parent=settings["coda_app"])
+        tools = ToolSet(runner, extra=notebook_tool_defs(lambda: notebook_service(settings)))
+        server = McpServer(endpoint=McpEndpoint(tools, __version__), parent=settings["coda_app"])
         server.endpoint.sessions = Sessions(server.max_sessions, server.session_idle_timeout_s)
         settings[SETTINGS_KEY] = server
     return server

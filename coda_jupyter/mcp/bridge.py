@@ -165,7 +165,8 @@ class Bridge:
             headers["Mcp-Session-Id"] = self.session_id
         if self.protocol_version:
             headers["MCP-Protocol-Version"] = self.protocol_version
-        request = urllib.request.Request(self.url, data=body, headers=headers, method=method)
+        # The URL is the configured coda MCP endpoint, not user input.
+        request = urllib.request.Request(self.url, data=body, headers=headers, method=method)  # noqa: S310
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 return response.status, dict(response.headers.items()), response.read()
@@ -194,7 +195,7 @@ def _default_url() -> str | None:
     if explicit:
         return explicit
     server = os.environ.get("JUPYTER_SERVER_URL")
-    return server.rstrip("/") + "/coda/mcp" if server else None
+    return server.rstrip("/") + "/api/coda/mcp" if server else None
 
 
 def main(argv: list[str] | None = None, tokens: TokenSource | None = None) -> int:

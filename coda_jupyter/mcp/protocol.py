@@ -59,7 +59,8 @@ INSTRUCTIONS = (
     "immediately; the work takes minutes. Do not poll: tell the user the task is running (share "
     "lab_url to watch it) and call coda_inbox or coda_get_result when the user asks. For a "
     "follow-up, pass the earlier task's id as previous_task_id. A result with status info_needed or "
-    "needs_approval carries 'feedback': answer it with a follow-up task."
+    "needs_approval carries 'feedback': answer it with a follow-up task. The coda_notebook_* and "
+    "coda_kernel_* tools read, edit and run the user's notebooks live, in each notebook's own kernel."
 )
 
 
@@ -155,7 +156,7 @@ class McpEndpoint:
         # The tool list never changes while the server runs (listChanged: false).
         self._tools_list: dict[str, Any] | None = None
 
-    def post(
+    async def post(
         self,
         body: bytes,
         session_id: str | None,
@@ -172,13 +173,17 @@ class McpEndpoint:
         try:
             message = jsonrpc_message_adapter.validate_python(raw)
         except ValidationError:
-            return HttpReply(400, _error(_guess_id(raw), INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message"))
+            return HttpReply(
+                400, _error(_guess_id(raw), INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+            )
 
         if isinstance(message, JSONRPCRequest) and message.method == "initialize":
             return self._initialize(message)
 
         if not session_id:
-            return HttpReply(400, _error(_guess_id(raw), INVALID_REQUEST, f"Missing {SESSION_HEADER} header: initialize first"))
+            return HttpReply(
+                400, _error(_guess_id(raw), INVALID_REQUEST, f"Missing {SESSION_HEADER} header: initialize first")
+            )
         version = protocol_version or ASSUMED_VERSION
         if version not in HANDSHAKE_PROTOCOL_VERSIONS:
             return HttpReply(
@@ -190,13 +195,15 @@ class McpEndpoint:
                 ),
             )
         if self.sessions.get(session_id) is None:
-            return HttpReply(404, _error(_guess_id(raw), INVALID_REQUEST, "Unknown or expired session: initialize again"))
+            return HttpReply(
+                404, _error(_guess_id(raw), INVALID_REQUEST, "Unknown or expired session: initialize again")
+            )
 
         if not isinstance(message, JSONRPCRequest):
             # Notifications (initialized, cancelled) and client responses need no reply.
             return HttpReply(202)
         try:
-            return HttpReply(200, self._dispatch(message, ctx))
+            return HttpReply(200, await self._dispatch(message, ctx))
         except Exception:
             # A bug must still answer in JSON-RPC, never as an HTTP 500.
             log.exception("coda-jupyter: MCP %s failed", message.method)
@@ -225,7 +232,7 @@ class McpEndpoint:
         )
         return HttpReply(200, _result(message.id, result), {SESSION_HEADER: session.id})
 
-    def _dispatch(self, message: JSONRPCRequest, ctx: ToolContext) -> dict[str, Any]:
+    async def _dispatch(self, message: JSONRPCRequest, ctx: ToolContext) -> dict[str, Any]:
         model = _REQUESTS.get(message.method)
         if model is None:
             return _error(message.id, METHOD_NOT_FOUND, f"Method not found: {message.method}")
@@ -242,7 +249,7 @@ class McpEndpoint:
             return {"jsonrpc": "2.0", "id": message.id, "result": self._tools_list}
         assert isinstance(request, CallToolRequest)
         try:
-            result = self.tools.call(request.params.name, request.params.arguments or {}, ctx)
+            result = await self.tools.call(request.params.name, request.params.arguments or {}, ctx)
         except UnknownTool as err:
             return _error(message.id, METHOD_NOT_FOUND, f"Unknown tool: {err.args[0]}")
         return _result(message.id, result)

@@ -9,8 +9,9 @@ protocol error.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from ..agents.headless import DEFAULT_PERMISSIONS, PERMISSION_LEVELS
+from ..notebooks.paths import NotebookError
 from ..tasks import STATUSES, TaskError, TaskNotFound, TaskRequest, TaskRunner
 from ..tasks.runner import MAX_PROMPT_CHARS
 from ..tasks.store import RUNNING
@@ -88,13 +90,15 @@ class ToolContext:
 
 
 @dataclass(frozen=True)
-class _ToolDef:
+class ToolDef:
     name: str
     title: str
     description: str
     args: type[BaseModel]
     annotations: ToolAnnotations
-    call: Callable[[ToolContext, Any], dict[str, Any]]
+    # Returns the payload (sent as JSON text plus structured content), or a finished result
+    # (tools that send images); may be a coroutine.
+    call: Callable[[ToolContext, Any], dict[str, Any] | CallToolResult | Awaitable[dict[str, Any] | CallToolResult]]
 
 
 def _run(ctx: ToolContext, args: RunArgs) -> dict[str, Any]:
@@ -141,10 +145,10 @@ def _cancel(ctx: ToolContext, args: TaskIdArgs) -> dict[str, Any]:
     return {"task_id": meta["task_id"], "status": meta["status"]}
 
 
-def _definitions(agent_ids: list[str], default_agent: str) -> list[_ToolDef]:
+def _definitions(agent_ids: list[str], default_agent: str) -> list[ToolDef]:
     agents = ", ".join(agent_ids)
     return [
-        _ToolDef(
+        ToolDef(
             name="coda_run",
             title="Start a background coding-agent task",
             description=(
@@ -164,7 +168,7 @@ def _definitions(agent_ids: list[str], default_agent: str) -> list[_ToolDef]:
             ),
             call=_run,
         ),
-        _ToolDef(
+        ToolDef(
             name="coda_inbox",
             title="List background tasks",
             description=(
@@ -177,7 +181,7 @@ def _definitions(agent_ids: list[str], default_agent: str) -> list[_ToolDef]:
             ),
             call=_inbox,
         ),
-        _ToolDef(
+        ToolDef(
             name="coda_get_result",
             title="Get a task's result",
             description=(
@@ -190,7 +194,7 @@ def _definitions(agent_ids: list[str], default_agent: str) -> list[_ToolDef]:
             ),
             call=_get_result,
         ),
-        _ToolDef(
+        ToolDef(
             name="coda_cancel",
             title="Cancel a task",
             description=(
@@ -217,16 +221,16 @@ class ToolSet:
     their schemas are built once.
     """
 
-    def __init__(self, runner: TaskRunner):
+    def __init__(self, runner: TaskRunner, extra: Sequence[ToolDef] = ()):
         self.runner = runner
-        defs = _definitions(runner.catalogue.ids(), runner.default_agent)
+        defs = [*_definitions(runner.catalogue.ids(), runner.default_agent), *extra]
         self._defs = {tool.name: tool for tool in defs}
         self._tools = [self._describe(tool) for tool in defs]
 
     def list(self) -> list[Tool]:
         return self._tools
 
-    def _describe(self, tool: _ToolDef) -> Tool:
+    def _describe(self, tool: ToolDef) -> Tool:
         schema = _clean_schema(tool.args.model_json_schema())
         if tool.args is RunArgs:
             schema["properties"]["agent"]["enum"] = self.runner.catalogue.ids()
@@ -238,7 +242,7 @@ class ToolSet:
             annotations=tool.annotations,
         )
 
-    def call(self, name: str, arguments: dict[str, Any], ctx: ToolContext) -> CallToolResult:
+    async def call(self, name: str, arguments: dict[str, Any], ctx: ToolContext) -> CallToolResult:
         tool = self._defs.get(name)
         if tool is None:
             raise UnknownTool(name)
@@ -248,8 +252,12 @@ class ToolSet:
             return _error(f"invalid arguments for {name}: {_validation_message(err)}")
         try:
             payload = tool.call(ctx, args)
-        except (TaskError, TaskNotFound) as err:
+            if inspect.isawaitable(payload):
+                payload = await payload
+        except (TaskError, TaskNotFound, NotebookError) as err:
             return _error(str(err))
+        if isinstance(payload, CallToolResult):
+            return payload
         return CallToolResult(
             content=[TextContent(type="text", text=json.dumps(payload, indent=1))],
             structured_content=payload,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from ..agents import AgentSpec
-from ..agents.writers import SHARED_WRITERS, ConfigContext, ConfigWriter
+from ..agents.writers import SHARED_WRITERS, ConfigContext, ConfigWriter, guidance
 from ..sync import hooks as sync_hooks
 from .plan import DATABRICKS_CREDENTIALS, install_step_id
 from .step import Step, StepContext
@@ -21,6 +21,7 @@ from .step import Step, StepContext
 ContextFactory = Callable[[], ConfigContext]
 
 CONNECT_STEP = "connect-agents"
+GUIDANCE_STEP = "guidance"
 _WITHOUT_CREDENTIALS = ("skills", "mlflow")
 
 
@@ -52,6 +53,10 @@ def configure_steps(agents: Iterable[AgentSpec], context: ContextFactory, instal
         )
     shared = {writer.name: writer for writer in SHARED_WRITERS}
     steps.append(Step("skills", "Sharing skills with every agent", partial(_write, (shared["skills"],), context)))
+    instructions = guidance.writer(agents)
+    steps.append(
+        Step(GUIDANCE_STEP, "Writing agent instructions and subagents", partial(_write, (instructions,), context))
+    )
     if "claude" in {spec.id for spec in agents}:
         steps.append(
             Step(
@@ -64,6 +69,8 @@ def configure_steps(agents: Iterable[AgentSpec], context: ContextFactory, instal
         )
     with_credentials = [
         *writers,
+        # The instructions name the workspace user, known once connected.
+        instructions,
         *(writer for name, writer in shared.items() if name not in _WITHOUT_CREDENTIALS),
         sync_hooks.WRITER,
     ]

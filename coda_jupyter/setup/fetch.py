@@ -2,7 +2,9 @@
 
 Run as ``python -m coda_jupyter.setup.fetch`` by tool steps, so a slow or
 stuck download lives in a process group the engine can kill on timeout.
-Exit status 1 means the file could not be fetched, 2 that it was wrong.
+The expected sha256 is required: nothing is written before the downloaded
+bytes match it. Exit status 1 means the file could not be fetched, 2 that
+it was wrong.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ class FetchError(Exception):
 
 def download(url: str, timeout: float) -> bytes:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read()
+        # The URL comes from the admin's tool mirror setting; the checksum guards what it returns.
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            data: bytes = response.read()
+            return data
     except urllib.error.HTTPError as exc:
         raise FetchError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -52,9 +56,9 @@ def extract_member(archive: bytes, member: str, name: str) -> bytes:
     else:
         try:
             with tarfile.open(fileobj=io.BytesIO(archive)) as tarred:
-                for info in tarred.getmembers():
-                    if info.isfile() and matches(info.name):
-                        handle = tarred.extractfile(info)
+                for entry in tarred.getmembers():
+                    if entry.isfile() and matches(entry.name):
+                        handle = tarred.extractfile(entry)
                         if handle is not None:
                             return handle.read()
         except tarfile.TarError as exc:
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url")
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--sha256", help="expected sha256 of the downloaded file")
+    parser.add_argument("--sha256", required=True, help="expected sha256 of the downloaded file")
     parser.add_argument("--member", help="extract this file from the archive instead of keeping it")
     parser.add_argument("--mode", default="644", help="octal file mode of --out")
     parser.add_argument("--timeout", type=float, default=60.0)
@@ -88,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = download(args.url, args.timeout)
         digest = hashlib.sha256(data).hexdigest()
-        print(f"downloaded {name}: {len(data)} bytes, sha256 {digest}")
-        if args.sha256 and digest != args.sha256.lower():
+        # Flushed now: stdout and stderr share one pipe and the caller reports the last line.
+        print(f"downloaded {name}: {len(data)} bytes, sha256 {digest}", flush=True)
+        if digest != args.sha256.lower():
             raise FetchError(f"checksum mismatch for {name}: expected {args.sha256}, got {digest}", status=2)
         if args.member:
             data = extract_member(data, args.member, name)

@@ -15,7 +15,7 @@ from functools import partial
 from ..agents.install import Installer, InstallSettings, InstallTarget
 from ..agents.spec import AgentSpec
 from .step import Condition, Step, StepContext
-from .tools import DEFAULT_TOOLS, ReleaseTool, ToolSettings
+from .tools import DEFAULT_TOOLS, ReleaseTool, ToolSettings, check_checksums
 
 DATABRICKS_CREDENTIALS = "databricks-credentials"
 INSTALL_TIMEOUT = 900.0
@@ -63,6 +63,7 @@ def build_plan(
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"install versions given for unknown agents or tools: {', '.join(unknown)}")
+    check_checksums(tools, tool_settings.checksums)
     steps: list[Step] = []
     for spec in agents:
         if spec.install is None:

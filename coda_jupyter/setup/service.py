@@ -8,13 +8,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from traitlets import Dict, List
+from traitlets.config import Config, Configurable, LoggingConfigurable
+
 from ..agents import AgentSpec
 from ..agents.install import InstallSettings
 from .configure import ContextFactory, configure_steps
 from .engine import SetupEngine
 from .plan import DATABRICKS_CREDENTIALS, build_plan, credentials_condition
+from .skill_packs import skill_pack_steps, with_skill_packs
 from .step import Step, StepContext, run
-from .tools import ToolSettings
+from .tools import DEFAULT_BASE_URL, ToolSettings
 
 _STEP_FIELDS = {"id", "label", "command", "needs", "requires_credentials", "timeout"}
 
@@ -46,8 +50,17 @@ async def _run_command(argv: list[str], ctx: StepContext) -> None:
     await run(ctx, argv)
 
 
-class SetupService:
-    """The server's one setup engine, built from ``CodaApp`` traits."""
+class SetupService(LoggingConfigurable):
+    """The server's one setup engine, built from ``CodaApp`` traits and its own."""
+
+    skill_sources = List(
+        Dict(),
+        help="""Extra skill packs installed during setup and shared with every agent
+        like the built-in skills. Each entry is pinned: ``{"git": URL, "commit":
+        full commit id}``, ``{"pip": "name==version"}`` (optional ``index_url``)
+        or ``{"npm": "name@version"}`` (optional ``registry``). An entry that
+        is not pinned fails its setup step with the reason.""",
+    ).tag(config=True)
 
     def __init__(
         self,
@@ -59,17 +72,23 @@ class SetupService:
         extra_steps: Iterable[Mapping[str, Any]],
         max_parallel: int,
         tools_base_url: str | None,
+        tool_checksums: Mapping[str, Mapping[str, str]],
         credentials_present: Callable[[], bool],
         local_mode: bool,
         terminal_path: str,
         context: ContextFactory,
+        parent: Configurable | None = None,
+        config: Config | None = None,
     ) -> None:
+        super().__init__(parent=parent, **({} if config is None else {"config": config}))
         home = Path.home()
+        context = with_skill_packs(context, self.skill_sources)
         env = {**os.environ, "PATH": terminal_path}
         agents = list(agents)
-        steps = configured_steps(extra_steps)
+        steps = [*skill_pack_steps(self.skill_sources, context), *configured_steps(extra_steps)]
         if builtin:
-            tool_settings = ToolSettings(home=home, **({"base_url": tools_base_url} if tools_base_url else {}))
+            base_url = tools_base_url or DEFAULT_BASE_URL
+            tool_settings = ToolSettings(home=home, checksums=tool_checksums, base_url=base_url)
             installs = build_plan(agents, InstallSettings(home=home), tool_settings, versions=versions)
             steps = [
                 *installs,

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..agents.writers.context import ConfigContext, ConfigWriter
 from ..agents.writers.git import current
 from ..util.files import atomic_write
+from ..util.isolated import isolated_module_argv
 from .workspace import SyncPaths, default_state_dir, projects_dir
 
 GIT_TIMEOUT_S = 10
@@ -75,7 +76,13 @@ def hooks_dir(home: Path | None = None) -> Path:
 # (some agents do) can then no longer reach the sync. ``setsid cmd &`` from
 # the shell races exactly there, and util-linux ``setsid -f`` returns before
 # its child has called setsid().
+#
+# Git runs hooks from the repository's top folder, and that repository may
+# hold anything, a ``coda_jupyter/`` folder included. So the detached child
+# execs the sync from ``/``, in isolated mode (``util.isolated``), with the
+# command line it is given.
 _DETACH = """import os, sys
+command = sys.argv[1:]
 r, w = os.pipe()
 if os.fork():
     os.close(w)
@@ -84,7 +91,8 @@ if os.fork():
 os.close(r)
 os.setsid()
 os.close(w)
-os.execv(sys.executable, [sys.executable, "-m", "coda_jupyter.sync.cli", *sys.argv[1:]])
+os.chdir("/")
+os.execv(command[0], command)
 """
 
 
@@ -98,6 +106,9 @@ def post_commit_script(python: str, home: Path | None = None, state_dir: Path | 
     patterns = {shlex.quote(str(root)) + "/*", shlex.quote(str(root.resolve())) + "/*"}
     paths = SyncPaths.default(state_dir if state_dir is not None else default_state_dir(home))
     log = shlex.quote(str(paths.log_file))
+    # The detached child's command: "$python" (expanded by the shell) and the rest.
+    sync = shlex.join(isolated_module_argv("coda_jupyter.sync.cli")[1:])
+    detach = f'{shlex.quote(_DETACH)} "$python" {sync}'
     return f"""#!/bin/sh
 # {MARKER}: sync repositories under {root} to the Databricks
 # workspace after each commit. Nothing here can fail the commit.
@@ -115,7 +126,7 @@ if [ ! -x "$python" ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') post-commit: $python is missing; run coda-sync by hand" >>{log} 2>/dev/null
   exit 0
 fi
-"$python" -I -S -c {shlex.quote(_DETACH)} --hook --state-dir {shlex.quote(str(paths.state_dir))} "$top" \\
+"$python" -I -S -c {detach} --hook --state-dir {shlex.quote(str(paths.state_dir))} "$top" \\
   </dev/null >/dev/null 2>>{log} || true
 exit 0
 """

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-
-from ..auth.credentials import databrickscfg_path
+from ..auth.credentials import databrickscfg_path, sdk_profile_arguments
 from ..util.files import atomic_write_json, read_json
+from ..util.processes import process_alive
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -238,12 +238,14 @@ def make_client(profile: str | None) -> WorkspaceClient:
     from databricks.sdk.core import Config
 
     try:
-        config = Config(
-            profile=profile,
-            config_file=str(databrickscfg_path()),
-            retry_timeout_seconds=SDK_RETRY_TIMEOUT_S,
-            http_timeout_seconds=SDK_HTTP_TIMEOUT_S,
-        )
+        selected = sdk_profile_arguments(profile) if profile is not None else {}
+        # Our timeouts win over the profile's, as they did when the SDK read the file.
+        arguments: dict[str, Any] = {
+            **selected,
+            "retry_timeout_seconds": SDK_RETRY_TIMEOUT_S,
+            "http_timeout_seconds": SDK_HTTP_TIMEOUT_S,
+        }
+        config = Config(**arguments)
     except ValueError:
         where = f"profile {profile!r} in {databrickscfg_path()}" if profile else "the environment"
         raise SyncError(
@@ -257,15 +259,18 @@ def describe(err: BaseException, secrets: Iterable[str | None] = ()) -> str:
     from databricks.sdk.errors import DatabricksError, PermissionDenied, Unauthenticated
 
     if isinstance(err, (Unauthenticated, PermissionDenied)):
-        text = f"the workspace rejected the credentials ({err.error_code or type(err).__name__}); renew the token in JupyterLab, then run coda-sync"
+        text = (
+            f"the workspace rejected the credentials ({err.error_code or type(err).__name__}); "
+            "renew the token in JupyterLab, then run coda-sync"
+        )
     elif isinstance(err, DatabricksError):
         first = (str(err) or type(err).__name__).splitlines()[0]
         text = f"{err.error_code or type(err).__name__}: {first}"
     elif isinstance(err, SyncError):
         text = str(err)
     else:
-        first = (str(err) or "").splitlines()
-        text = f"{type(err).__name__}: {first[0]}" if first else type(err).__name__
+        lines = (str(err) or "").splitlines()
+        text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
@@ -298,16 +303,9 @@ def _update_status(paths: SyncPaths, repo: Path, **fields: Any) -> None:
         atomic_write_json(paths.status_file, {"version": STATE_VERSION, "repos": repos}, mode=0o644)
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _recorded_process_alive(pid: Any) -> bool:
+    # The status file is JSON anyone may have edited: a pid may be anything.
+    return isinstance(pid, int) and process_alive(pid)
 
 
 def sync_status(state_dir: Path | None = None) -> dict[str, Any]:
@@ -328,7 +326,7 @@ def sync_status(state_dir: Path | None = None) -> dict[str, Any]:
             continue
         entry = {key: value for key, value in record.items() if key != "pid"}
         entry["path"] = path
-        if record.get("state") == "syncing" and not _pid_alive(record.get("pid")):
+        if record.get("state") == "syncing" and not _recorded_process_alive(record.get("pid")):
             entry["state"] = "interrupted"
         records.append(entry)
     records.sort(key=lambda r: str(r.get("name") or r["path"]))
@@ -489,10 +487,9 @@ def _push(ws: WorkspaceClient, repo: Path, name: str, state_file: Path, full: bo
             finally:
                 reader.close()
         for gone in removed:
-            try:
+            # NotFound: already gone, the goal is reached.
+            with contextlib.suppress(NotFound):
                 ws.workspace.delete(f"{dest}/{gone}")
-            except NotFound:
-                pass  # already gone: the goal is reached
             state.files.pop(gone, None)
             result.deleted.append(gone)
     finally:

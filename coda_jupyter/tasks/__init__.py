@@ -32,8 +32,8 @@ __all__ = [
 
 
 def setup_tasks(coda: CodaApp) -> TaskRunner:
-    settings = coda.serverapp.web_app.settings
-    existing = settings.get(SETTINGS_KEY)
+    settings = coda.server.web_app.settings
+    existing: TaskRunner | None = settings.get(SETTINGS_KEY)
     if existing is not None:
         return existing
     runner = TaskRunner(
@@ -41,9 +41,10 @@ def setup_tasks(coda: CodaApp) -> TaskRunner:
         store=TaskStore(os.path.join(coda.data_dir, "tasks")),
         launcher=JupyterTerminalLauncher(coda.terminal_manager),
         catalogue=coda.catalogue,
-        root_dir=coda.serverapp.root_dir,
+        root_dir=coda.server.root_dir,
         base_env=coda.terminal_env_changes,
         terminal_path=coda.terminal_path,
+        admit=coda.admission.admit,
     )
     runner.start()
     settings[SETTINGS_KEY] = runner

@@ -17,6 +17,9 @@ from traitlets.config import LoggingConfigurable
 
 from ..agents import AgentSpec, Catalogue
 from ..agents.headless import DEFAULT_PERMISSIONS, GENERIC, HeadlessUnsupported
+from ..terminals.admission import AdmissionRefused
+from ..util.paths import unusable_path_reason
+from .orphans import signal_all, task_processes
 from .store import (
     AGENT_STATUSES,
     RUNNING,
@@ -32,10 +35,13 @@ from .terminals import ExitStatus, TerminalLauncher
 
 # A login shell sees the user's profile (API keys, proxies) like an agent
 # terminal does; /etc/profile resets PATH, so the terminal PATH is put back.
-_WRAPPER = 'export PATH="$CODA_TERMINAL_PATH"; exec "$@"'
+# The task reaches the agent on stdin, from its 0600 prompt file: on the
+# command line any local user would read it with ps, and the kernel would cap
+# its size (E2BIG).
+_WRAPPER = 'export PATH="$CODA_TERMINAL_PATH"; exec "$@" < "$CODA_TASK_PROMPT_FILE"'
 _TAIL_CHARS = 64 * 1024
 _SUMMARY_CHARS = 2000
-MAX_PROMPT_CHARS = 64 * 1024
+MAX_PROMPT_CHARS = 1_000_000
 
 
 class TaskError(Exception):
@@ -80,9 +86,8 @@ class _ActiveTask:
         self._transcript.write(chunk)
         self._written += len(chunk)
         if len(data) > room:
-            self._transcript.write(
-                f"\r\n[coda: transcript capped at {self._cap} bytes; its end is appended when the task ends]\r\n".encode()
-            )
+            note = f"\r\n[coda: transcript capped at {self._cap} bytes; its end is appended when the task ends]\r\n"
+            self._transcript.write(note.encode())
         self._transcript.flush()
 
     def on_exit(self, status: ExitStatus) -> None:
@@ -141,8 +146,10 @@ class TaskRunner(LoggingConfigurable):
         root_dir: str,
         base_env: Callable[[], Mapping[str, str | None]],
         terminal_path: Callable[[], str],
+        admit: Callable[[str], None] | None = None,
         **kwargs: Any,
     ):
+        """``admit(what)`` raises ``AdmissionRefused`` when no new agent session may start."""
         super().__init__(**kwargs)
         self.store = store
         self.launcher = launcher
@@ -150,6 +157,7 @@ class TaskRunner(LoggingConfigurable):
         self.root_dir = os.path.realpath(root_dir)
         self._base_env = base_env
         self._terminal_path = terminal_path
+        self._admit = admit
         self._active: dict[str, _ActiveTask] = {}
         self._cleanup: PeriodicCallback | None = None
 
@@ -157,12 +165,36 @@ class TaskRunner(LoggingConfigurable):
 
     def start(self) -> None:
         """Recover from a previous run and schedule the retention sweep."""
+        # A broken folder costs only itself: it is left on disk for its owner,
+        # named here and in every listing, and the other tasks carry on.
+        for bad in self.store.scan().skipped:
+            self.log.warning("coda-jupyter: skipped task folder %s: %s", bad["folder"], bad["reason"])
         interrupted = self.store.mark_interrupted()
         if interrupted:
-            self.log.info("coda-jupyter: %d task(s) interrupted by the restart", len(interrupted))
+            self.log.info("coda-jupyter: %d task(s) concluded after the restart", len(interrupted))
+            self._stop_survivors(interrupted)
         self.cleanup()
-        self._cleanup = PeriodicCallback(self.cleanup, self.cleanup_interval_s * 1000)
+        self._cleanup = PeriodicCallback(self._scheduled_cleanup, self.cleanup_interval_s * 1000)
         self._cleanup.start()
+
+    def _scheduled_cleanup(self) -> None:
+        # PeriodicCallback takes a callback without a result.
+        self.cleanup()
+
+    def _stop_survivors(self, task_ids: list[str]) -> None:
+        """Stop agents of interrupted tasks that outlived the previous server (see orphans.py)."""
+        survivors = task_processes(task_ids)
+        if not survivors:
+            return
+        self.log.warning(
+            "coda-jupyter: stopping %d process(es) of interrupted task(s) that outlived the previous server",
+            len(survivors),
+        )
+        signal_all(survivors, signal.SIGTERM)
+        # Looked up again: only what is still there (and still one of ours) gets SIGKILL.
+        IOLoop.current().call_later(
+            self.kill_grace_s, lambda: signal_all(task_processes(task_ids), signal.SIGKILL)
+        )
 
     def stop(self) -> None:
         if self._cleanup is not None:
@@ -198,7 +230,7 @@ class TaskRunner(LoggingConfigurable):
         paths = self.store.paths(task_id)
         envelope = _envelope(task_id, prompt, cwd, paths, request.context, previous)
         try:
-            command = headless.command(spec.argv, envelope, request.permissions)
+            command = headless.command(spec.argv, _pointer(task_id, paths), request.permissions)
         except HeadlessUnsupported as err:
             raise TaskError(f"{spec.label}: {err}") from None
         if len(self._active) >= self.max_concurrent:
@@ -206,6 +238,11 @@ class TaskRunner(LoggingConfigurable):
                 f"Concurrency limit reached: {len(self._active)} task(s) running, at most "
                 f"{self.max_concurrent}. Try again when one finishes, or cancel one with coda_cancel."
             )
+        if self._admit is not None:
+            try:
+                self._admit(f"a background task with {spec.label}")
+            except AdmissionRefused as err:
+                raise TaskError(err.message) from None
 
         terminal = f"task_{task_id}"
         created = now()
@@ -222,7 +259,7 @@ class TaskRunner(LoggingConfigurable):
             "previous_task_id": previous["task_id"] if previous else None,
             "prompt_summary": _summary(prompt, 100),
             "context": request.context,
-            "command": [*command[:-1], "<prompt.txt>"],
+            "command": command,
             "created_at": created,
             "created_at_iso": iso(created),
             "ended_at": None,
@@ -250,7 +287,8 @@ class TaskRunner(LoggingConfigurable):
             self._conclude(task_id, "failed", {"summary": "The task could not start.", "errors": [message]})
             raise TaskError(f"could not start the task: {message}") from None
         active.timer = IOLoop.current().call_later(timeout_s, self._expire, task_id)
-        self.store.append_status(task_id, {"status": RUNNING, "message": f"{spec.label} started in terminal {terminal}"})
+        started = f"{spec.label} started in terminal {terminal}"
+        self.store.append_status(task_id, {"status": RUNNING, "message": started})
         self.log.info("coda-jupyter: task %s started (%s) in terminal %s", task_id, spec.id, terminal)
         return meta
 
@@ -273,16 +311,18 @@ class TaskRunner(LoggingConfigurable):
 
     def list(self, status: str | None = None, limit: int = 50) -> dict[str, Any]:
         since = now() - self.retention_hours * 3600
-        metas = [m for m in self.store.all_meta() if float(m.get("created_at", 0)) >= since]
-        metas.sort(key=lambda m: float(m.get("created_at", 0)), reverse=True)
+        scan = self.store.scan()
+        metas = [m for m in scan.metas if m["created_at"] >= since]
+        metas.sort(key=lambda m: m["created_at"], reverse=True)
         counts: dict[str, int] = {}
         for meta in metas:
-            counts[meta.get("status", "unknown")] = counts.get(meta.get("status", "unknown"), 0) + 1
-        chosen = [m for m in metas if status is None or m.get("status") == status][:limit]
+            counts[meta["status"]] = counts.get(meta["status"], 0) + 1
+        chosen = [m for m in metas if status is None or m["status"] == status][:limit]
         return {
             "tasks": [self._entry(meta) for meta in chosen],
             "counts": counts,
             "retention_hours": self.retention_hours,
+            "skipped": scan.skipped,
         }
 
     # -- internals -------------------------------------------------------------
@@ -307,6 +347,9 @@ class TaskRunner(LoggingConfigurable):
 
     def _resolve_cwd(self, cwd: str | None) -> str:
         relative = (cwd or "").strip()
+        problem = unusable_path_reason(relative)
+        if problem is not None:
+            raise TaskError(f"cwd {problem}")
         target = os.path.realpath(
             relative if os.path.isabs(relative) else os.path.join(self.root_dir, relative)
         )
@@ -418,6 +461,14 @@ def _summary(text: str, limit: int, keep: str = "start") -> str:
     return text[:limit] + "…" if keep == "start" else "…" + text[-limit:]
 
 
+def _pointer(task_id: str, paths: TaskPaths) -> str:
+    """The prompt argument of an agent that cannot read stdin: one line naming the task's file."""
+    return (
+        f"CODA background task {task_id}: your task is in the file {paths.prompt} "
+        "(also on standard input). Read that file and do what it says."
+    )
+
+
 def _envelope(
     task_id: str,
     prompt: str,
@@ -441,7 +492,8 @@ def _envelope(
         parts += [
             "",
             f"FOLLOW-UP of task {previous['task_id']}: its folder is {previous['dir']}.",
-            f"Read {previous['dir']}/prompt.txt for what was asked and {previous['dir']}/result.json for what was done.",
+            f"Read {previous['dir']}/prompt.txt for what was asked"
+            f" and {previous['dir']}/result.json for what was done.",
         ]
         summary = (previous.get("result") or {}).get("summary")
         if summary:

@@ -6,10 +6,12 @@ import shlex
 from collections.abc import Sequence
 
 from ..agents import AgentSpec
+from .shells import PATH_SCRIPT, exec_interactive
 
-# A login shell re-reads /etc/profile, which on Debian resets PATH; the
-# wrapper puts the terminal PATH back afterwards so ~/.local/bin wins.
-_RESTORE_PATH = 'export PATH="$CODA_TERMINAL_PATH"'
+# A login shell re-reads /etc/profile, which on Debian resets PATH; path.sh
+# puts the terminal's directories back in front and keeps what the user's
+# login files added.
+_RESTORE_PATH = f". {shlex.quote(str(PATH_SCRIPT))}"
 
 
 def agent_shell_command(spec: AgentSpec, shell: Sequence[str]) -> list[str]:
@@ -26,7 +28,6 @@ def agent_shell_command(spec: AgentSpec, shell: Sequence[str]) -> list[str]:
         f"It will be installed from the {spec.install_hint or 'agent catalogue'}.\\n"
         f"Watch the Agents panel, then run '{shlex.join(spec.argv)}' here.\\n"
     )
-    interactive = shlex.join(_interactive(shell))
     script = "\n".join(
         [
             _RESTORE_PATH,
@@ -35,17 +36,8 @@ def agent_shell_command(spec: AgentSpec, shell: Sequence[str]) -> list[str]:
             "else",
             f"  printf '\\033[33m%b\\033[0m' {shlex.quote(missing)}",
             "fi",
-            f"exec {interactive}",
+            # Interactive, not login: a second login would reset PATH again.
+            exec_interactive(shell[0] if shell else "bash"),
         ]
     )
     return ["bash", "-l", "-c", script]
-
-
-def _interactive(shell: Sequence[str]) -> list[str]:
-    """The server's terminal shell, made interactive instead of login.
-
-    A second login shell would reset PATH again; an interactive one inherits
-    the environment prepared above and still reads the user's rc file.
-    """
-    program = shell[0] if shell else "bash"
-    return [program, "-i"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_server_terminals.terminalmanager import TerminalManager
+from traitlets import Float, Integer
+
+from .flow import ReadGate, use_flow_control
+from .shells import account_shell, shell_start
 
 
 class CodaTerminalManager(TerminalManager):
@@ -15,10 +20,63 @@ class CodaTerminalManager(TerminalManager):
     behaves exactly like the stock manager.
     """
 
+    flow_stall_timeout = Float(
+        10.0,
+        config=True,
+        help="""Seconds a flow-controlled browser may hold a terminal's output without
+        acknowledging any; after that it is no longer waited for (see terminals/flow.py).""",
+    )
+    flow_max_unflushed = Integer(
+        16 * 1024 * 1024,
+        config=True,
+        help="""Bytes of output a terminal websocket may leave unread before it is closed
+        (code 1013; JupyterLab reconnects), so no client can grow the server without bound.""",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.read_gate = ReadGate(self, self)
+
+    def _coda(self) -> Any:
+        web_app = getattr(self.parent, "web_app", None)
+        return web_app.settings.get("coda_app") if web_app is not None else None
+
+    def new_terminal(self, **kwargs: Any) -> Any:
+        # A plain terminal (no command of its own) runs the server's shell
+        # through coda's start-up files, so its login files cannot drop the
+        # agents from PATH (see shells.py). Agent terminals bring their own.
+        coda = self._coda()
+        if coda is not None:
+            # The first terminal comes before any websocket can open to one.
+            use_flow_control(coda.server.web_app)
+        if "shell_command" not in kwargs and coda is not None:
+            start = shell_start(self.server_shell())
+            if start is not None:
+                kwargs["shell_command"] = start.argv
+                kwargs["extra_env"] = {**start.env, **(kwargs.get("extra_env") or {})}
+        return super().new_terminal(**kwargs)
+
+    async def terminate(self, name: str, force: bool = False) -> None:
+        # A terminal paused for a slow browser is read to its end once shut down.
+        if name in self.terminals:
+            self.read_gate.close(self.terminals[name])
+        await super().terminate(name, force=force)
+
+    def server_shell(self) -> list[str]:
+        """The configured shell; without $SHELL or a configured command, the account's.
+
+        Stock Jupyter falls back to ``sh`` there, which is a poor interactive
+        shell (dash on Debian); ``login`` and ``sshd`` use the passwd entry.
+        """
+        settings = getattr(self.parent, "terminado_settings", None) or {}
+        program = account_shell()
+        if os.environ.get("SHELL") or "shell_command" in settings or program is None:
+            return list(self.shell_command)
+        return [program, *self.shell_command[1:]]
+
     def make_term_env(self, *args: Any, **kwargs: Any) -> dict[str, str]:
         env = super().make_term_env(*args, **kwargs)
-        web_app = getattr(self.parent, "web_app", None)
-        coda = web_app.settings.get("coda_app") if web_app is not None else None
+        coda = self._coda()
         if coda is not None:
             for name, value in coda.terminal_env_changes().items():
                 if value is None:

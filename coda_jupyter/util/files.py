@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -14,9 +16,12 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o
 
     The temp file is created with ``mode`` before any byte is written, so a
     secret is never readable by others, even briefly; ``os.replace`` makes the
-    switch atomic for readers.
+    switch atomic for readers. A symlink (a dotfile kept in a dotfiles
+    repository) stays a symlink: its final target is what gets replaced, from
+    a temp file next to that target. If anything fails (a full disk, a file
+    size limit) the old content stays and the temp file is removed.
     """
-    target = Path(path)
+    target = resolve_symlinks(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -28,11 +33,22 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
+
+
+def resolve_symlinks(path: Path) -> Path:
+    """The file a chain of symlinks ends at (which may not exist yet); ``path`` itself if no link.
+
+    Raises ``OSError(ELOOP)`` for a symlink loop rather than replacing one of its links.
+    """
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():
+        raise OSError(errno.ELOOP, "too many levels of symbolic links", str(path))
+    return target
 
 
 def atomic_write_json(path: str | os.PathLike[str], payload: Any, mode: int = 0o600) -> None:

@@ -11,6 +11,8 @@ export interface IAgentInfo {
   version: string | null;
   executable: string | null;
   icon: string | null;
+  /** How this kind of client connects to coda's MCP endpoint; the URL is a placeholder. */
+  mcp_client: { where: string; snippet: string } | null;
 }
 
 const FALLBACK_ICON =

@@ -16,6 +16,7 @@ import { ITranslator } from '@jupyterlab/translation';
 
 import { AgentRegistry } from './agents';
 import { credentialsPlugin } from './credentials/plugin';
+import { notebookRelayPlugin } from './notebook/plugin';
 import { setupPlugin } from './setup/plugin';
 import { tasksPlugin } from './tasks/plugin';
 import { terminalFeaturesPlugin } from './terminal/plugin';
@@ -26,6 +27,8 @@ import {
   attachAgentTerminal,
   coreTerminalOptions,
   insertMode,
+  isRefusal,
+  showRefusal,
   startAgentTerminal
 } from './terminals';
 
@@ -141,6 +144,11 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
           app.shell.activateById(widget.id);
           return widget;
         } catch (error) {
+          if (isRefusal(error)) {
+            // No widget was made, so no tab is left behind.
+            void showRefusal(app, registry.get(id)?.label ?? id, error);
+            return undefined;
+          }
           Notification.error(
             `Could not open ${registry.get(id)?.label ?? id}: ${(error as Error).message}`,
             { autoClose: 8000 }
@@ -179,19 +187,29 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
       });
     }
 
-    const added = new Set<string>();
+    const inPalette = new Set<string>();
+    // The launcher draws a tile's label and icon only when its item list
+    // changes, so tiles are removed and added again whenever the catalogue
+    // (an install state, a version) changes; that redraws every open launcher.
+    let tiles: ReturnType<ILauncher['add']>[] = [];
     const render = (): void => {
+      tiles.forEach(tile => tile.dispose());
+      tiles = [];
       registry.agents.forEach((agent, rank) => {
-        if (added.has(agent.id)) {
+        if (launcher) {
+          tiles.push(
+            launcher.add({
+              command: CommandIDs.open,
+              args: { id: agent.id },
+              category: CATEGORY,
+              rank
+            })
+          );
+        }
+        if (inPalette.has(agent.id)) {
           return;
         }
-        added.add(agent.id);
-        launcher?.add({
-          command: CommandIDs.open,
-          args: { id: agent.id },
-          category: CATEGORY,
-          rank
-        });
+        inPalette.add(agent.id);
         palette?.addItem({
           command: CommandIDs.open,
           args: { id: agent.id, isPalette: true },
@@ -231,5 +249,6 @@ export default [
   setupPlugin,
   credentialsPlugin,
   tasksPlugin,
-  terminalFeaturesPlugin
+  terminalFeaturesPlugin,
+  notebookRelayPlugin
 ];

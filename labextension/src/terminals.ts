@@ -1,12 +1,12 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { Dialog, MainAreaWidget, showDialog } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITerminal, Terminal } from '@jupyterlab/terminal';
 import { ITranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DockLayout } from '@lumino/widgets';
 
-import { requestCoda } from './api';
+import { CodaAPIError, requestCoda } from './api';
 
 export type AgentTerminalWidget = MainAreaWidget<ITerminal.ITerminal>;
 
@@ -95,6 +95,41 @@ export async function startAgentTerminal(
     { method: 'POST', body: JSON.stringify({ cwd }) }
   );
   return reply.name;
+}
+
+/**
+ * The server refused a new agent terminal: too many agent sessions (429), too
+ * little free memory or no terminals on this server (503).
+ */
+export function isRefusal(error: unknown): error is CodaAPIError {
+  return (
+    error instanceof CodaAPIError &&
+    (error.status === 429 || error.status === 503)
+  );
+}
+
+const RUNNING_PANEL = 'jp-running-sessions';
+
+/**
+ * Show a refusal in full (a toast would cut the server's explanation short),
+ * with a way to the Running panel, where a session can be shut down.
+ */
+export async function showRefusal(
+  app: JupyterFrontEnd,
+  label: string,
+  error: CodaAPIError
+): Promise<void> {
+  const result = await showDialog({
+    title: `${label} was not started`,
+    body: error.message,
+    buttons: [
+      Dialog.cancelButton({ label: 'Close' }),
+      Dialog.okButton({ label: 'Show Running Terminals' })
+    ]
+  });
+  if (result.button.accept) {
+    app.shell.activateById(RUNNING_PANEL);
+  }
 }
 
 export function insertMode(split: boolean): DockLayout.InsertMode {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,9 +38,19 @@ def app_yaml_command() -> list[str]:
     return [str(arg) for arg in yaml.safe_load((REPO / "app.yaml").read_text(encoding="utf-8"))["command"]]
 
 
-# The server is started with app.yaml's own arguments, so the tests check
-# what gets deployed rather than a copy of it.
-APP_SERVER_ARGS = [arg for arg in app_yaml_command()[2:] if not arg.startswith(_LAB_OWNED)]
+def app_yaml_env(home: Path) -> dict[str, str]:
+    """app.yaml's ``env``, with its HOME (the platform's source folder) moved under the test's folder."""
+    entries = yaml.safe_load((REPO / "app.yaml").read_text(encoding="utf-8"))["env"]
+    env = {str(entry["name"]): str(entry["value"]) for entry in entries}
+    env["HOME"] = str(home)
+    return env
+
+
+# The server is started with app.yaml's own program and arguments, so the
+# tests check what gets deployed rather than a copy of it. The program is the
+# console script installed next to the interpreter running the tests.
+APP_PROGRAM = str(Path(sys.executable).parent / app_yaml_command()[0])
+APP_SERVER_ARGS = [arg for arg in app_yaml_command()[1:] if not arg.startswith(_LAB_OWNED)]
 
 # Stand-ins for the app's service principal; they must not reach terminals.
 SERVICE_PRINCIPAL_ENV = {
@@ -58,11 +69,31 @@ def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @contextmanager
-def apps_server(base: Path, env: dict[str, str], args: list[str] | None = None) -> Iterator[tuple[Lab, AppsProxy]]:
-    """A lab in Apps mode and the proxy in front of it."""
-    with running_lab(base, extra_env=env, extra_args=[*APP_SERVER_ARGS, *(args or [])]) as lab:
-        with AppsProxy(lab.url) as proxy:
-            yield lab, proxy
+def apps_server(
+    base: Path,
+    env: dict[str, str],
+    args: list[str] | None = None,
+    direct: bool = False,
+    server_config: dict[str, object] | None = None,
+    builtin_setup: bool = False,
+) -> Iterator[tuple[Lab, AppsProxy]]:
+    """A lab in Apps mode and the proxy in front of it. ``direct`` starts
+    ``jupyter lab`` itself, as a deployment without the launcher would."""
+    program = None if direct else [APP_PROGRAM]
+    platform_env = {**app_yaml_env(base / "home"), **env}
+    with (
+        running_lab(
+            base,
+            extra_env=platform_env,
+            extra_args=[*APP_SERVER_ARGS, *(args or [])],
+            program=program,
+            choose_root=direct,
+            server_config=server_config,
+            builtin_setup=builtin_setup,
+        ) as lab,
+        AppsProxy(lab.url) as proxy,
+    ):
+        yield lab, proxy
 
 
 @pytest.fixture(scope="module")
@@ -140,16 +171,29 @@ class Visitor:
                 self.cookies.pop(name.strip(), None)
 
     def websocket(
-        self, path: str, send: list[str] | None = None, until: str | None = None, origin: str | None = None
+        self,
+        path: str,
+        send: list[str] | None = None,
+        until: str | None = None,
+        origin: str | None = None,
+        forged_identity: str | None = None,
+        timeout: float = 30,
     ) -> tuple[int, str]:
-        """Open a websocket through the proxy: (101, text read) or (refusal status, "")."""
+        """Open a websocket through the proxy: (101, text read) or (refusal status, "").
+
+        ``forged_identity`` is sent as the client's own ``X-Forwarded-Email``,
+        as any script (not a browser) could on an upgrade."""
         headers = {k: v for k, v in self.headers().items() if k != TEST_IDENTITY_HEADER}
         headers["Origin"] = origin or self.origin
+        if forged_identity is not None:
+            headers["X-Forwarded-Email"] = forged_identity
         url = "ws" + self.base_url.removeprefix("http") + path
-        return asyncio.run(_websocket(url, headers, send or [], until))
+        return asyncio.run(_websocket(url, headers, send or [], until, timeout))
 
 
-async def _websocket(url: str, headers: dict[str, str], send: list[str], until: str | None) -> tuple[int, str]:
+async def _websocket(
+    url: str, headers: dict[str, str], send: list[str], until: str | None, timeout: float
+) -> tuple[int, str]:
     try:
         connection = await websocket_connect(HTTPRequest(url, headers=headers, request_timeout=30))
     except HTTPClientError as err:
@@ -158,7 +202,7 @@ async def _websocket(url: str, headers: dict[str, str], send: list[str], until: 
     try:
         for message in send:
             await connection.write_message(message)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while until is not None and until not in collected:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

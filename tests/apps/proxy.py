@@ -1,19 +1,39 @@
 """A stand-in for the Databricks Apps reverse proxy, for tests.
 
-Like the real one it names the signed-in visitor in ``X-Forwarded-Email`` and
-``X-Forwarded-User`` on plain HTTP requests but not on websocket upgrades,
-drops any ``X-Forwarded-*`` the client sent, sets ``X-Forwarded-Host`` /
-``-Proto`` / ``-For``, and rewrites ``Host`` to the upstream's.
+It does only what the real proxy is documented (or observed) to do; each
+behaviour and its source is listed in docs/deployment.md, "What the tests
+assume about the platform". In short:
 
-Who is signed in: the test-only request header ``X-Test-Identity`` (empty
-means nobody), else the proxy's ``identity`` attribute. It runs in its own
+- On plain HTTP it names the signed-in visitor in ``X-Forwarded-Email``,
+  ``X-Forwarded-User`` and ``X-Forwarded-Preferred-Username``, and sets
+  ``X-Forwarded-Host``, ``X-Forwarded-Proto``, ``X-Real-Ip`` and a fresh
+  ``X-Request-Id``, after dropping any of these the client sent.
+- Websocket upgrades pass without identity headers.
+- ``Authorization`` never reaches the app. A ``Bearer`` token on an ``/api/``
+  path is checked against the workspace (``GET /api/2.0/preview/scim/v2/Me``
+  with that token) and its user becomes the visitor; an invalid one is
+  answered 401 by the proxy. Token access to other paths is not offered by the
+  platform, so there the token is ignored. The Jupyter token therefore never
+  crosses the proxy: local processes reach the app's port directly.
+- ``Host`` is rewritten to the upstream's.
+
+Who is signed in through the browser (the platform's SSO session): the
+test-only request header ``X-Test-Identity`` (empty means nobody), else the
+proxy's ``identity`` attribute.
+
+``client_identity_on_upgrade`` models the worst case the server must survive:
+a proxy that, on websocket upgrades, passes a client-supplied
+``X-Forwarded-Email`` / ``-User`` through instead of dropping it. Any workspace
+user allowed to reach the app could then name the owner on an upgrade. It runs in its own
 thread and event loop so sync tests and Playwright can use it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +47,8 @@ from tornado.web import Application, RequestHandler
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, WebSocketHandler, websocket_connect
 
 TEST_IDENTITY_HEADER = "X-Test-Identity"
+# Headers the proxy owns: whatever the client sent under these names is dropped.
+_PROXY_OWNED = ("x-forwarded-", "x-real-ip", "x-request-id", "authorization", "sec-websocket-")
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -42,12 +64,19 @@ _HOP_BY_HOP = {
 
 
 class AppsProxy:
-    def __init__(self, upstream: str, identity: str | None = None) -> None:
+    def __init__(self, upstream: str, identity: str | None = None, workspace_host: str | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.identity = identity
-        self.identity_headers: tuple[str, ...] = ("X-Forwarded-Email", "X-Forwarded-User")
+        # Where bearer tokens are checked; without one every bearer token is refused.
+        self.workspace_host = workspace_host
+        self.identity_headers: tuple[str, ...] = (
+            "X-Forwarded-Email",
+            "X-Forwarded-User",
+            "X-Forwarded-Preferred-Username",
+        )
         # The real proxy terminates TLS; tests can make it claim https.
         self.forwarded_proto: str | None = None
+        self.client_identity_on_upgrade = False
         # What the upstream received on websocket upgrades, for assertions.
         self.websocket_headers: list[dict[str, str]] = []
         self.port = 0
@@ -109,11 +138,33 @@ class AppsProxy:
             ]
         )
 
-    def forward_headers(self, request: httputil.HTTPServerRequest, websocket: bool) -> httputil.HTTPHeaders:
+    async def token_user(self, request: httputil.HTTPServerRequest) -> str | None:
+        """The workspace user of a ``Bearer`` token on an ``/api/`` path; raises 401 for a bad one.
+
+        ``None`` when the request carries no such token (the SSO session decides).
+        """
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or not request.path.startswith("/api/"):
+            return None
+        if self.workspace_host is None:
+            raise _Unauthorized()
+        assert self._client is not None
+        reply = await self._client.fetch(
+            self.workspace_host.rstrip("/") + "/api/2.0/preview/scim/v2/Me",
+            headers={"Authorization": f"Bearer {token.strip()}"},
+            raise_error=False,
+        )
+        if reply.code != 200:
+            raise _Unauthorized()
+        return str(json.loads(reply.body)["userName"])
+
+    def forward_headers(
+        self, request: httputil.HTTPServerRequest, websocket: bool, token_user: str | None = None
+    ) -> httputil.HTTPHeaders:
         headers = httputil.HTTPHeaders()
         for name, value in request.headers.get_all():
             lowered = name.lower()
-            if lowered in _HOP_BY_HOP or lowered.startswith(("x-forwarded-", "sec-websocket-")):
+            if lowered in _HOP_BY_HOP or lowered.startswith(_PROXY_OWNED):
                 continue
             if lowered == TEST_IDENTITY_HEADER.lower():
                 continue
@@ -121,12 +172,21 @@ class AppsProxy:
         headers["Host"] = urlsplit(self.upstream).netloc
         headers["X-Forwarded-Host"] = request.host
         headers["X-Forwarded-Proto"] = self.forwarded_proto or request.protocol
-        headers["X-Forwarded-For"] = request.remote_ip or ""
-        identity = request.headers.get(TEST_IDENTITY_HEADER, self.identity)
+        headers["X-Real-Ip"] = request.remote_ip or ""
+        headers["X-Request-Id"] = str(uuid.uuid4())
+        identity = token_user or request.headers.get(TEST_IDENTITY_HEADER, self.identity)
         if identity and not websocket:
             for name in self.identity_headers:
                 headers[name] = identity
+        if websocket and self.client_identity_on_upgrade:
+            for name in self.identity_headers:
+                for value in request.headers.get_list(name):
+                    headers.add(name, value)
         return headers
+
+
+class _Unauthorized(Exception):
+    """A bearer token the workspace does not accept: the proxy answers 401 itself."""
 
 
 class _WebSocketUpgrade(Matcher):
@@ -146,10 +206,16 @@ class _HttpProxy(RequestHandler):
     async def _forward(self, *args: Any) -> None:
         assert self.proxy._client is not None
         method = self.request.method or "GET"
+        try:
+            token_user = await self.proxy.token_user(self.request)
+        except _Unauthorized:
+            self.set_status(401)
+            self.finish({"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
+            return
         request = HTTPRequest(
             self.proxy.upstream + self.request.uri,
             method=method,
-            headers=self.proxy.forward_headers(self.request, websocket=False),
+            headers=self.proxy.forward_headers(self.request, websocket=False, token_user=token_user),
             body=self.request.body if method in {"POST", "PUT", "PATCH", "DELETE"} else None,
             follow_redirects=False,
             decompress_response=False,

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from tornado.httputil import HTTPHeaders
 
 from coda_jupyter.auth.identity import (
@@ -24,8 +30,12 @@ from coda_jupyter.auth.identity import (
     server_access_env,
     service_principal_removals,
 )
+from coda_jupyter.handlers import ROUTES as CODA_ROUTES
+from coda_jupyter.handlers.base import CodaAPIHandler
+from coda_jupyter.handlers.mcp import McpHandler
+
 from ..browser.lab import Lab, running_lab
-from ..fakes.workspace import DEFAULT_APP, DEFAULT_APP_CREATOR, FakeWorkspace
+from ..fakes.workspace import FakeWorkspace
 from .conftest import (
     APP_SERVER_ARGS,
     OTHER,
@@ -40,15 +50,22 @@ from .conftest import (
 )
 from .proxy import AppsProxy
 
-ROUTES = ["lab", "api/contents", "api/kernels", "api/terminals", "coda/api/agents"]
 WHO = ["owner", "owner-mixed-case", "other", "nobody", "token"]
 ALLOWED = {"owner", "owner-mixed-case", "token"}
+# On websocket upgrades also a client naming the owner in its own
+# X-Forwarded-Email, which a proxy passing it through would forward.
+WEBSOCKET_WHO = [*WHO, "forged"]
 NOT_SIGNED_IN = "You are not signed in"
+SAFE_METHODS = {"GET", "HEAD"}
 
 
 def visitor_for(who: str, lab: Lab, proxy: AppsProxy) -> Visitor:
+    if who == "token":
+        # A process inside the app (an agent, coda-bridge): it has the server
+        # token and reaches the port directly; the token never crosses the proxy.
+        return Visitor(lab.url, token=lab.token)
     identity = {"owner": OWNER, "owner-mixed-case": OWNER_MIXED_CASE, "other": OTHER}.get(who)
-    return Visitor(proxy.url, identity=identity, token=lab.token if who == "token" else None)
+    return Visitor(proxy.url, identity=identity)
 
 
 def refusal_text(who: str) -> str:
@@ -76,16 +93,91 @@ def kernel(owner_app: tuple[Lab, AppsProxy]) -> Iterator[str]:
 # -- the route-by-identity matrix ------------------------------------------
 
 
-@pytest.mark.parametrize("route", ROUTES)
+@dataclass(frozen=True)
+class Sample:
+    """One request to one route: what a client would send."""
+
+    method: str
+    path: str
+    body: bytes | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+# Values for a route's path parameters that fit the usual id patterns and name
+# nothing that exists, so the owner's request reaches the handler and fails
+# there (404 or 400) instead of acting.
+PLACEHOLDERS = ("nosuchthing", "000000000000", "00000000-0000-0000-0000-000000000000")
+_PATH_PARAMETER = re.compile(r"\((?:\?P<\w+>)?([^()]*)\)")
+# Every coda POST handler reads a JSON object, so an array is refused with 400
+# before anything happens; the MCP endpoint gets a real JSON-RPC request.
+_NOT_AN_OBJECT = b"[]"
+MCP_PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+_VERBS = ("get", "post", "put", "patch", "delete")
+
+
+def sample_path(pattern: str) -> str:
+    def fill(parameter: re.Match[str]) -> str:
+        for value in PLACEHOLDERS:
+            if re.fullmatch(parameter.group(1), value):
+                return value
+        raise AssertionError(f"no placeholder fits {parameter.group(0)} in {pattern}: add one to PLACEHOLDERS")
+
+    path = re.sub(r"\\(.)", r"\1", _PATH_PARAMETER.sub(fill, pattern))  # "\." is a literal dot
+    assert re.fullmatch(pattern, path), f"{path} does not match {pattern}: give the route a sample by hand"
+    return path.lstrip("/")
+
+
+def coda_samples() -> list[Sample]:
+    """A request for every verb of every route the extension registers."""
+    samples = []
+    for pattern, handler in CODA_ROUTES:
+        path = sample_path(pattern)
+        for verb in _VERBS:
+            if getattr(handler, verb) is getattr(CodaAPIHandler, verb):
+                continue  # not implemented: tornado's 405
+            method = verb.upper()
+            body = None
+            if method not in {"GET", "DELETE"}:
+                body = MCP_PING if handler is McpHandler else _NOT_AN_OBJECT
+            samples.append(Sample(method, path, body))
+    return samples
+
+
+HTTP_SAMPLES = [
+    Sample("GET", "lab"),
+    Sample("GET", "api/contents"),
+    Sample("GET", "api/kernels"),
+    Sample("GET", "api/terminals"),
+    *coda_samples(),
+]
+
+
+def test_every_coda_route_is_in_the_matrix() -> None:
+    patterns = {pattern for pattern, _ in CODA_ROUTES}
+    matched = {p for p in patterns if any(re.fullmatch(p, "/" + s.path) for s in HTTP_SAMPLES)}
+    assert matched == patterns
+    assert any(s.path == "coda/mcp" and s.method == "POST" for s in HTTP_SAMPLES)
+
+
+@pytest.mark.parametrize("sample", HTTP_SAMPLES, ids=str)
 @pytest.mark.parametrize("who", WHO)
-def test_http_route_by_identity(owner_app: tuple[Lab, AppsProxy], who: str, route: str) -> None:
+def test_http_route_by_identity(owner_app: tuple[Lab, AppsProxy], who: str, sample: Sample) -> None:
     lab, proxy = owner_app
-    reply = visitor_for(who, lab, proxy).request(route)
+    visitor = visitor_for(who, lab, proxy)
+    headers: dict[str, str] = {}
+    if sample.method not in SAFE_METHODS:
+        visitor.request("lab")  # a browser's page load, which hands out the _xsrf cookie it sends back
+        headers = {"X-XSRFToken": visitor.cookies.get("_xsrf", ""), "Origin": visitor.origin}
+        headers["Content-Type"] = "application/json"
+    reply = visitor.request(sample.path, sample.method, sample.body, headers)
     if who in ALLOWED:
-        assert reply.status == 200, reply.text[:500]
+        # Past authentication: the handler's own answer (200, or 400/404/405 for the samples).
+        assert reply.status not in {401, 403} and reply.status < 500, (reply.status, reply.text[:500])
         return
     assert reply.status == 403, reply.text[:500]
-    if route == "lab":
+    if sample.path == "lab":
         assert reply.headers["Content-Type"].startswith("text/html")
         assert refusal_text(who) in reply.text
     else:
@@ -93,37 +185,113 @@ def test_http_route_by_identity(owner_app: tuple[Lab, AppsProxy], who: str, rout
         assert refusal_text(who) in reply.json()["message"]
 
 
-@pytest.mark.parametrize("who", WHO)
-def test_terminal_websocket_by_identity(owner_app: tuple[Lab, AppsProxy], terminal: str, who: str) -> None:
+@dataclass(frozen=True)
+class Socket:
+    """A websocket route: its path ({terminal} and {kernel} filled in), what
+    to send once open (fresh messages each time: a kernel answers a message id
+    only once) and what must come back."""
+
+    path: str
+    send: Callable[[], list[str]] = list
+    until: str | None = None
+
+
+# Keyed by handler class: test_every_websocket_route_is_in_the_matrix fails
+# when the server registers a websocket that has no entry here.
+WEBSOCKETS = {
+    "jupyter_server_terminals.handlers.TermSocket": Socket(
+        "terminals/websocket/{terminal}", lambda: [terminal_input("echo ws-$((6*7))")], "ws-42"
+    ),
+    "jupyter_server.services.kernels.websocket.KernelWebsocketHandler": Socket(
+        "api/kernels/{kernel}/channels", lambda: [kernel_info_request()], '"kernel_info_reply"'
+    ),
+    "jupyter_server.services.events.handlers.SubscribeWebsocket": Socket("api/events/subscribe"),
+    "jupyter_lsp.handlers.LanguageServerWebSocketHandler": Socket("lsp/ws/pylsp"),
+}
+
+WEBSOCKET_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from jupyter_server.serverapp import ServerApp
+    from tornado.websocket import WebSocketHandler
+
+    app = ServerApp(root_dir=sys.argv[1], allow_root=True, open_browser=False)
+    app.initialize(argv=[])
+
+    def handlers(router):
+        for rule in router.rules:
+            target = rule.target
+            if isinstance(target, type):
+                yield target
+            else:
+                yield from handlers(target) if hasattr(target, "rules") else ()
+
+    print(json.dumps(sorted({
+        f"{h.__module__}.{h.__qualname__}"
+        for h in handlers(app.web_app.default_router) if issubclass(h, WebSocketHandler)
+    })))
+    """
+)
+
+
+def test_every_websocket_route_is_in_the_matrix(tmp_path: Path) -> None:
+    """The same server extensions as the lab under test (found from the
+    environment's config), in a subprocess to keep ServerApp out of pytest."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+    env.update(HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    probe = subprocess.run(
+        [sys.executable, "-c", WEBSOCKET_PROBE, str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path, env=env,
+    )
+    registered = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert sorted(WEBSOCKETS) == registered
+
+
+@pytest.mark.parametrize("route", sorted(WEBSOCKETS), ids=lambda name: name.rsplit(".", 1)[-1])
+@pytest.mark.parametrize("who", WEBSOCKET_WHO)
+def test_websocket_by_identity(
+    owner_app: tuple[Lab, AppsProxy], terminal: str, kernel: str, who: str, route: str
+) -> None:
     lab, proxy = owner_app
+    socket = WEBSOCKETS[route]
+    path = socket.path.format(terminal=terminal, kernel=kernel)
+    if who == "forged":
+        proxy.client_identity_on_upgrade = True
+        try:
+            status, text = Visitor(proxy.url).websocket(
+                path, socket.send(), socket.until, forged_identity=OWNER_MIXED_CASE
+            )
+        finally:
+            proxy.client_identity_on_upgrade = False
+        assert proxy.websocket_headers[-1].get("X-Forwarded-Email") == OWNER_MIXED_CASE, "the forgery got through"
+        assert (status, text) == (403, "")
+        return
     visitor = visitor_for(who, lab, proxy)
     visitor.request("lab")  # the page load that precedes every websocket in a browser
-    marker = f"ws-{who}-$((6*7))"
-    status, text = visitor.websocket(
-        f"terminals/websocket/{terminal}", send=[terminal_input(f"echo {marker}")], until=f"ws-{who}-42"
-    )
+    status, text = visitor.websocket(path, socket.send(), socket.until)
     if who in ALLOWED:
         assert status == 101
-        assert f"ws-{who}-42" in text
-        assert not any("X-Forwarded-Email" in h for h in proxy.websocket_headers), "the proxy must not name anyone"
+        assert socket.until is None or socket.until in text
+        assert "X-Forwarded-Email" not in proxy.websocket_headers[-1], "the proxy must not name anyone"
     else:
-        assert status == 403
-        assert text == ""
+        assert (status, text) == (403, "")
 
 
-@pytest.mark.parametrize("who", WHO)
-def test_kernel_websocket_by_identity(owner_app: tuple[Lab, AppsProxy], kernel: str, who: str) -> None:
+def test_forged_identity_on_a_direct_upgrade_is_refused(
+    owner_app: tuple[Lab, AppsProxy], terminal: str, kernel: str
+) -> None:
+    """Straight to the server's port, with no proxy in between."""
     lab, proxy = owner_app
-    visitor = visitor_for(who, lab, proxy)
-    visitor.request("lab")
-    status, text = visitor.websocket(
-        f"api/kernels/{kernel}/channels", send=[kernel_info_request()], until='"kernel_info_reply"'
+    for path in (f"terminals/websocket/{terminal}", f"api/kernels/{kernel}/channels"):
+        assert Visitor(lab.url).websocket(path, forged_identity=OWNER)[0] == 403
+    # The owner's cookie still opens them: on an upgrade the header is ignored, whoever it names.
+    owner = visitor_for("owner", lab, proxy)
+    owner.request("lab")
+    direct = Visitor(lab.url, cookies=owner.cookies)
+    status, _ = direct.websocket(
+        f"terminals/websocket/{terminal}", [terminal_input("echo own-$((2+2))")], "own-4", forged_identity=OTHER
     )
-    if who in ALLOWED:
-        assert status == 101
-        assert '"kernel_info_reply"' in text
-    else:
-        assert status == 403
+    assert status == 101
 
 
 # -- cookies, headers, tokens ----------------------------------------------
@@ -164,15 +332,22 @@ def test_other_identity_with_owner_cookie_is_refused(owner_app: tuple[Lab, AppsP
 
 
 def test_token_does_not_override_a_non_owner_identity(owner_app: tuple[Lab, AppsProxy]) -> None:
-    lab, proxy = owner_app
-    reply = Visitor(proxy.url, identity=OTHER, token=lab.token).request("api/contents")
+    lab, _ = owner_app
+    # Only a local process can send both (the proxy drops Authorization).
+    reply = Visitor(lab.url, token=lab.token).request("api/contents", headers={"X-Forwarded-Email": OTHER})
     assert reply.status == 403
 
 
 def test_wrong_token_is_refused(owner_app: tuple[Lab, AppsProxy]) -> None:
     lab, proxy = owner_app
-    assert Visitor(proxy.url, token="not-" + lab.token).request("api/contents").status == 403
+    assert Visitor(lab.url, token="not-" + lab.token).request("api/contents").status == 403
     assert Visitor(proxy.url).request(f"api/contents?token=x{lab.token}").status == 403
+
+
+def test_jupyter_token_does_not_cross_the_proxy(owner_app: tuple[Lab, AppsProxy]) -> None:
+    lab, proxy = owner_app
+    assert Visitor(lab.url, token=lab.token).request("api/contents").status == 200
+    assert Visitor(proxy.url, token=lab.token).request("api/contents").status == 403
 
 
 def test_x_forwarded_user_is_the_fallback(owner_app: tuple[Lab, AppsProxy]) -> None:
@@ -340,21 +515,9 @@ def _wait_for_status(visitor: Visitor, path: str, wanted: int, timeout: float = 
         time.sleep(0.2)
 
 
-def test_owner_from_the_apps_api(tmp_path: Path) -> None:
-    with FakeWorkspace() as workspace:
-        sp_token = workspace.seed_token(user_name="service-principal-1234")
-        env = {"DATABRICKS_APP_NAME": DEFAULT_APP, "DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": sp_token}
-        with apps_server(tmp_path, env) as (lab, proxy):
-            creator = Visitor(proxy.url, identity=DEFAULT_APP_CREATOR.upper())
-            assert _wait_for_status(creator, "api/contents", 200) == 200
-            refused = Visitor(proxy.url, identity=OWNER).request("lab")
-            assert refused.status == 403
-            assert f"This app belongs to {DEFAULT_APP_CREATOR.lower()}. You are signed in as {OWNER}." in refused.text
-        calls = workspace.calls(f"/api/2.0/apps/{DEFAULT_APP}", "GET")
-        assert calls and all(c.token_id == workspace.token_id_of(sp_token) for c in calls)
-
-
 def test_unknown_owner_fails_closed_until_resolved(tmp_path: Path) -> None:
+    """Started without the launcher (which waits for the owner before the
+    server starts), the server itself keeps asking in the background."""
     with FakeWorkspace(apps={}) as workspace:
         sp_token = workspace.seed_token(user_name="service-principal-1234")
         env = {"DATABRICKS_APP_NAME": "ghost", "DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": sp_token}
@@ -363,7 +526,7 @@ def test_unknown_owner_fails_closed_until_resolved(tmp_path: Path) -> None:
             "--CodaIdentityProvider.owner_retry_seconds=0.5",
             "--CodaIdentityProvider.owner_retry_max_seconds=1",
         ]
-        with apps_server(tmp_path, env, args) as (lab, proxy):
+        with apps_server(tmp_path, env, args, direct=True) as (lab, proxy):
             owner, other, nobody = Visitor(proxy.url, OWNER), Visitor(proxy.url, OTHER), Visitor(proxy.url)
             page = owner.request("lab")
             assert page.status == 503
@@ -375,7 +538,7 @@ def test_unknown_owner_fails_closed_until_resolved(tmp_path: Path) -> None:
             assert nobody.request("lab").status == 403
             assert owner.websocket("api/kernels/nope/channels")[0] == 403
             # Local processes with the server token keep working meanwhile.
-            assert Visitor(proxy.url, token=lab.token).request("api/contents").status == 200
+            assert Visitor(lab.url, token=lab.token).request("api/contents").status == 200
 
             workspace.apps["ghost"] = OWNER_MIXED_CASE
             assert _wait_for_status(owner, "api/contents", 200) == 200
@@ -408,7 +571,8 @@ def test_extension_installs_owner_access_in_apps_mode(tmp_path: Path) -> None:
 
 def test_app_yaml_runs_lab_as_tested() -> None:
     command = app_yaml_command()
-    assert command[:2] == ["jupyter", "lab"]
+    scripts = entry_points(group="console_scripts", name=command[0])
+    assert [s.value for s in scripts] == ["coda_jupyter.auth.launch:main"], "app.yaml must start the launcher"
     for arg in (
         "--no-browser",
         "--allow-root",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -99,11 +100,18 @@ def running_lab(
     extra_args: list[str] | None = None,
     timeout: float = 60,
     server_config: dict[str, object] | None = None,
+    program: list[str] | None = None,
+    choose_root: bool = True,
+    builtin_setup: bool = False,
 ) -> Iterator[Lab]:
     """Start ``jupyter lab`` on a free port and stop it (and its terminals) afterwards.
 
     ``server_config`` becomes the lab's ``jupyter_server_config.json`` (for
     options awkward to pass on a command line, such as lists of dicts).
+    ``program`` replaces ``python -m jupyterlab`` with a command that takes the
+    same arguments (the Databricks App launcher). Without ``choose_root`` the
+    server picks its own root (the launcher's ``~/projects``), started in
+    ``base`` as the platform starts an app in its source folder.
     """
     if not extension_enabled:
         server_config = {**(server_config or {}), "ServerApp": {"jpserver_extensions": {"coda_jupyter": False}}}
@@ -119,26 +127,30 @@ def running_lab(
         **(extra_env or {}),
     }
     args = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
+        *(program or [sys.executable, "-m", "jupyterlab"]),
         "--no-browser",
         "--allow-root",
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={dirs['root']}",
+        *([f"--ServerApp.root_dir={dirs['root']}"] if choose_root else []),
         f"--LabApp.workspaces_dir={dirs['workspaces']}",
         f"--LabApp.user_settings_dir={dirs['user-settings']}",
         # Real installs have their own tests; here they would compete for the CPU.
-        "--CodaApp.setup_builtin=False",
+        f"--CodaApp.setup_builtin={builtin_setup}",
         *(extra_args or []),
     ]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            args, env=env, cwd=dirs["root"], stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            env=env,
+            cwd=dirs["root"] if choose_root else base,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    lab = Lab(f"http://127.0.0.1:{port}/", token, dirs["home"], dirs["root"], process, log)
+    root = dirs["root"] if choose_root else Path(env["HOME"]) / "projects"
+    lab = Lab(f"http://127.0.0.1:{port}/", token, dirs["home"], root, process, log)
     try:
         wait_until_ready(lab, timeout)
         yield lab
@@ -157,7 +169,7 @@ def wait_until_ready(lab: Lab, timeout: float) -> float:
             return time.monotonic() - start
         except (urllib.error.URLError, ConnectionError, OSError):
             if time.monotonic() - start > timeout:
-                raise RuntimeError(f"jupyter lab not ready:\n{lab.log.read_text(errors='replace')[-4000:]}")
+                raise RuntimeError(f"jupyter lab not ready:\n{lab.log.read_text(errors='replace')[-4000:]}") from None
             time.sleep(0.05)
 
 
@@ -167,10 +179,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, 15)
             process.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 9)
-            except ProcessLookupError:
-                pass
             process.wait(timeout=5)
 
 

@@ -21,8 +21,7 @@ AGENT_LABELS = ["Claude Code", "Codex", "Gemini CLI", "OpenCode", "Hermes Agent"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    for stub_lab in lab_fixture(tmp_path_factory, "agents-ui"):
-        yield stub_lab
+    yield from lab_fixture(tmp_path_factory, "agents-ui")
 
 
 @pytest.fixture(autouse=True)

@@ -144,8 +144,12 @@ def test_task_from_mcp_shows_live_with_terminal_and_result(page: Any, lab: Lab) 
     clients = panel.locator(".coda-TasksPanel-clients")
     clients.locator("summary").click()
     snippets = clients.locator(".coda-TasksPanel-client")
+    # One per built-in agent, served by the catalogue, plus coda-bridge; they load after the panel.
+    snippets.nth(5).wait_for()
     assert snippets.count() == 6
-    assert "coda/mcp" in snippets.first.inner_text()
+    assert f'"{lab.url}api/coda/mcp"' in snippets.first.inner_text()
+    codex = clients.locator('.coda-TasksPanel-client[data-client="Codex"]').inner_text()
+    assert 'bearer_token_env_var = "JUPYTER_TOKEN"' in codex and "__MCP_URL__" not in codex
     assert lab.token not in clients.inner_text()
 
 

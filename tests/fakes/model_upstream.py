@@ -25,6 +25,8 @@ from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
+from tests.fakes import tool_calls
+
 SSE = "text/event-stream"
 
 
@@ -68,6 +70,9 @@ class FakeModelUpstream:
         self.delay = 0.0
         self.big_sse_bytes = 0
         self.streams_finished = 0
+        # A tool-name suffix: the first request offering such a tool gets a call to it.
+        self.call_tool: str | None = None
+        self.tool_called: str | None = None
         self._queue: list[Canned] = []
         self._release: asyncio.Event | None = None
         self._server: HTTPServer | None = None
@@ -182,6 +187,8 @@ class _FakeHandler(RequestHandler):
         body = _json_or_empty(self.request.body)
         stream = bool(body.get("stream"))
         model = str(body.get("model") or "")
+        if await self._tool_call(path, body, stream, model):
+            return None
         if _ANTHROPIC.search(path):
             events = _anthropic_sse(model, self.fake.reply_text) if stream else None
             return await self._answer(events, _anthropic_json(model, self.fake.reply_text))
@@ -205,6 +212,36 @@ class _FakeHandler(RequestHandler):
             return await self._answer(None, {"object": "list", "data": [{"id": "databricks-fake", "object": "model"}]})
         self.set_status(404)
         self.finish({"error": {"message": f"fake upstream has no {path}"}})
+
+    async def _tool_call(self, path: str, body: dict[str, Any], stream: bool, model: str) -> bool:
+        """Answer with a call to ``fake.call_tool`` when this request is the first to offer it."""
+        fake = self.fake
+        if fake.call_tool is None or fake.tool_called is not None:
+            return False
+        name = next((n for n in tool_calls.offered_tools(body) if n.endswith(fake.call_tool)), None)
+        if name is None:
+            return False
+        gemini = _GEMINI.search(path)
+        if _ANTHROPIC.search(path):
+            reply = (tool_calls.anthropic_sse if stream else None, tool_calls.anthropic_json)
+        elif _CHAT.search(path):
+            reply = (tool_calls.chat_sse if stream else None, tool_calls.chat_json)
+        elif _RESPONSES.search(path):
+            reply = (tool_calls.responses_sse if stream else None, tool_calls.responses_json)
+        elif gemini:
+            model = gemini.group("model")
+            streamed = gemini.group("verb") == "streamGenerateContent"
+            if streamed and self.get_query_argument("alt", "") == "sse":
+                reply = (tool_calls.gemini_sse, tool_calls.gemini_json)
+            else:
+                # A stream without alt=sse is one JSON array of chunks.
+                reply = (None, (lambda m, n: [tool_calls.gemini_json(m, n)]) if streamed else tool_calls.gemini_json)
+        else:
+            return False
+        fake.tool_called = name
+        events, payload = reply
+        await self._answer(events(model, name) if events else None, payload(model, name))
+        return True
 
     async def _answer(self, events: list[bytes] | None, payload: Any) -> None:
         if events is None:

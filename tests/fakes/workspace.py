@@ -81,6 +81,19 @@ class _Fault:
 
 
 @dataclass
+class Hold:
+    """A request kept waiting: ``arrived`` is set once it is held; ``release()`` lets it finish."""
+
+    path: str
+    applied: bool
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class FakeObject:
     object_type: str  # "DIRECTORY" or "FILE"
     object_id: int
@@ -112,6 +125,10 @@ class FakeWorkspace:
         self._tokens: dict[str, FakeToken] = {}
         self._objects: dict[str, FakeObject] = {}
         self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
+        # OAuth machine-to-machine clients (a Databricks App's service
+        # principal): client id -> (secret, user name).
+        self._oauth_clients: dict[str, tuple[str, str]] = {}
         self._ids = itertools.count(1)
         self._token_ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -182,6 +199,12 @@ class FakeWorkspace:
             self._tokens[token.value] = token
             return token
 
+    def seed_service_principal(self, client_id: str, client_secret: str, user_name: str) -> None:
+        """Let ``client_id``/``client_secret`` get OAuth tokens (the SDK's ``oauth-m2m``), as
+        the platform's credentials for a Databricks App's service principal do."""
+        with self._lock:
+            self._oauth_clients[client_id] = (client_secret, user_name)
+
     def token_id_of(self, value: str | None) -> str | None:
         with self._lock:
             token = self._tokens.get(value or "")
@@ -224,6 +247,34 @@ class FakeWorkspace:
         with self._lock:
             self._faults.append(_Fault(path, None, seconds, times))
 
+    def hold_next(self, path: str, *, applied: bool) -> Hold:
+        """Keep the next call to ``path`` waiting until ``release()`` (or ``stop()``).
+
+        ``applied=False`` holds it before the workspace acts on it;
+        ``applied=True`` after: the token is created or revoked and only the
+        reply is held back, the window in which a client that dies never
+        learns what it did.
+        """
+        hold = Hold(path, applied)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def _take_hold(self, path: str) -> Hold | None:
+        with self._lock:
+            for hold in self._holds:
+                if hold.path == path:
+                    self._holds.remove(hold)
+                    return hold
+            return None
+
+    def _wait(self, hold: Hold | None, applied: bool) -> None:
+        if hold is None or hold.applied != applied:
+            return
+        hold.arrived.set()
+        while not hold.released.wait(0.05) and not self._stopping.is_set():
+            pass
+
     def _take_fault(self, path: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
@@ -263,6 +314,8 @@ class FakeWorkspace:
         token = self._token_from(headers)
         token_id = None if token is None else (self.token_id_of(token) or "invalid")
         fault = self._take_fault(path)
+        hold = self._take_hold(path)
+        self._wait(hold, applied=False)
         try:
             if fault is not None and fault.delay:
                 self._stopping.wait(fault.delay)
@@ -273,6 +326,7 @@ class FakeWorkspace:
             status, payload = err.status, {"error_code": err.error_code, "message": err.message}
         with self._lock:
             self.requests.append(RecordedRequest(method, path, token_id, status))
+        self._wait(hold, applied=True)
         return status, payload
 
     @staticmethod
@@ -298,7 +352,18 @@ class FakeWorkspace:
         token: str | None,
     ) -> tuple[int, dict[str, Any]]:
         if path == "/.well-known/databricks-config":
-            raise _ApiError(404, "no host metadata here", "NOT_FOUND")
+            # The SDK finds the OAuth endpoints through host metadata; served
+            # only once a service principal exists, so other tests see no change.
+            if not self._oauth_clients:
+                raise _ApiError(404, "no host metadata here", "NOT_FOUND")
+            return 200, {"oidc_endpoint": f"{self.host}/oidc"}
+        if method == "GET" and path == "/oidc/.well-known/oauth-authorization-server":
+            return 200, {
+                "authorization_endpoint": f"{self.host}/oidc/v1/authorize",
+                "token_endpoint": f"{self.host}/oidc/v1/token",
+            }
+        if method == "POST" and path == "/oidc/v1/token":
+            return 200, self._client_credentials(headers, body)
         caller = self._caller(token)
         if method == "GET" and path == "/api/2.0/preview/scim/v2/Me":
             return 200, self._me(caller)
@@ -321,6 +386,18 @@ class FakeWorkspace:
         if method == "GET" and path == "/api/2.0/workspace/get-status":
             return 200, self._status(_required({k: v[0] for k, v in query.items()}, "path"))
         raise _ApiError(404, f"no such endpoint {method} {path}", "ENDPOINT_NOT_FOUND")
+
+    def _client_credentials(self, headers: Any, body: bytes) -> dict[str, Any]:
+        scheme, _, encoded = (headers.get("Authorization") or "").partition(" ")
+        pair = base64.b64decode(encoded).decode() if scheme.lower() == "basic" else ""
+        client_id, _, secret = pair.partition(":")
+        grant = parse_qs(body.decode()).get("grant_type", [""])[0]
+        with self._lock:
+            known = self._oauth_clients.get(client_id)
+        if grant != "client_credentials" or known is None or not secrets.compare_digest(known[0], secret):
+            raise _ApiError(401, "invalid client credentials", "invalid_client")
+        token = self._new_token(known[1], "OAuth access token", 3600, minted=False)
+        return {"access_token": token.value, "token_type": "Bearer", "expires_in": 3600}
 
     def _me(self, caller: FakeToken) -> dict[str, Any]:
         local = caller.user_name.split("@")[0]

@@ -500,3 +500,37 @@ def test_last_event_without_blank_line_is_flushed_on_close() -> None:
 
     assert fixer.feed(b'data: {"choices": []}') == b""
     assert fixer.close() == b'data: {"choices": []}'
+
+
+# Braces, brackets, quotes and backslashes inside strings must not confuse the
+# point at which the held arguments count as one complete object.
+TRICKY_ARGUMENTS = json.dumps({"name": "write", "text": 'a "}" b \\ c \\" {[ ]}', "n": [1, {"k": None}]})
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5])
+def test_wrapped_arguments_split_anywhere_are_unwrapped_once_complete(piece: int) -> None:
+    fixer = SSEResponseFixer()
+    out = fixer.feed(_event(_tool_delta(0, "databricks-tool-call")))
+    for i in range(0, len(TRICKY_ARGUMENTS), piece):
+        out += fixer.feed(_event(_tool_delta(0, arguments=TRICKY_ARGUMENTS[i : i + piece])))
+        if i + piece < len(TRICKY_ARGUMENTS):
+            assert out == b"", "released before the arguments were complete"
+
+    call = _calls(_parse(out))[0]
+    assert call["name"] == "write"
+    assert json.loads(call["arguments"]) == {"text": 'a "}" b \\ c \\" {[ ]}', "n": [1, {"k": None}]}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"name": "ls"} trailing', '["name", "ls"]', '{"name": "ls",}', '{"name": "ls"]'],
+    ids=["text-after-object", "array", "trailing-comma", "mismatched"],
+)
+def test_wrapped_arguments_that_never_parse_go_out_unchanged(arguments: str) -> None:
+    stream = (
+        _event(_tool_delta(0, "databricks-tool-call"))
+        + b"".join(_event(_tool_delta(0, arguments=arguments[i : i + 4])) for i in range(0, len(arguments), 4))
+        + _event({}, "stop")
+    )
+
+    assert _calls(_parse(_run(stream))) == {0: {"name": "databricks-tool-call", "arguments": arguments}}

@@ -85,8 +85,12 @@ class Rig:
         headless = cli.spec.headless
         # The narrowest permission level the agent's one-shot mode honours.
         level = next(level for level in PERMISSION_LEVELS if level in headless.permission_args)
+        # As in a task: the prompt is the agent's stdin (a file); a CLI that
+        # cannot read stdin gets it as its prompt argument instead of a pointer.
+        prompt_file = self.home / "prompt.txt"
+        prompt_file.write_text(PROMPT, encoding="utf-8")
         argv = headless.command([str(cli.executable)], PROMPT, level)
-        return await run_cli_async(argv, clean_env(self.home, cli), self.workdir, timeout=240)
+        return await run_cli_async(argv, clean_env(self.home, cli), self.workdir, timeout=240, stdin=prompt_file)
 
 
 @pytest_asyncio.fixture
@@ -146,6 +150,8 @@ def assert_answered_through_gateway(rig: Rig, cli: InstalledCli, ran: Ran, token
     allowed, main = CONFIGURED_MODELS[cli.spec.id]
     used = {_model_of(seen) for seen in calls}
     assert main in used and used <= allowed, f"models used: {used}\n{context}"
+    # The prompt (read from stdin, or given as argument) reached the model.
+    assert any(PROMPT.encode() in seen.body for seen in calls), context
 
 
 def assert_no_token_on_disk(rig: Rig) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 
 from coda_jupyter.gateway import NO_CREDENTIALS, ModelGateway, Route, route_named, upstream_base
 from tests.fakes.model_upstream import FakeModelUpstream
+from tests.gateway.raw_client import read_stream_start_then_hang_up
+from tests.trap import plant_trap
 
 LOCAL_KEY = "local-key-for-tests"
 FIRST_TOKEN = "dapi-first-0123456789"
@@ -435,11 +439,42 @@ async def test_body_limit(make_gateway: GatewayFactory, fake: FakeModelUpstream,
     assert len(fake.requests) == 1
 
 
+def _announce_body(port: int, length: int) -> tuple[int, bytes]:
+    """Send only the headers of a request announcing ``length`` bytes; the answer the gateway gives."""
+    head = (
+        "POST /mlflow-filtered/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {LOCAL_KEY}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        received = b""
+        while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.asyncio
+async def test_default_body_limit_is_32_mib(make_gateway: GatewayFactory, fake: FakeModelUpstream) -> None:
+    gateway, _ = await make_gateway()
+
+    status, body = await asyncio.to_thread(_announce_body, gateway.port, 32 * 1024 * 1024 + 1)
+
+    assert status == 413
+    assert "33554432" in json.loads(body)["error"]
+    assert fake.requests == []
+
+
 def _chunked_upload(port: int, size: int) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         pieces = (b"x" * 1024 for _ in range(size // 1024))
-        try:
+        # The gateway may answer 413 and close while we are still sending;
+        # its answer is still waiting to be read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             connection.request(
                 "POST",
                 "/anthropic/v1/messages",
@@ -447,10 +482,6 @@ def _chunked_upload(port: int, size: int) -> int:
                 headers={"Authorization": f"Bearer {LOCAL_KEY}"},
                 encode_chunked=True,
             )
-        except (BrokenPipeError, ConnectionResetError):
-            # The gateway may answer 413 and close while we are still sending;
-            # its answer is still waiting to be read.
-            pass
         return connection.getresponse().status
     except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
         return -1
@@ -571,6 +602,66 @@ async def test_filtered_route_repairs_the_request(
     }
 
 
+WRAPPED_JSON_COMPLETION = {
+    "id": "c",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "databricks-tool-call", "arguments": '{"name":"bash","command":"ls"}'},
+                    }
+                ],
+            },
+        }
+    ],
+}
+
+
+@pytest.mark.asyncio
+async def test_bodies_over_the_inline_limit_are_repaired_by_the_worker_process(
+    make_gateway: GatewayFactory, fake: FakeModelUpstream, client: AsyncHTTPClient
+) -> None:
+    gateway, _ = await make_gateway(inline_filter_limit=0)
+    fake.enqueue(200, WRAPPED_JSON_COMPLETION, "application/json")
+
+    response = await send(client, gateway.url("mlflow-filtered") + "/chat/completions", MESSY_OPENCODE_REQUEST)
+
+    assert response.code == 200
+    assert fake.last.json()["messages"][1] == {"role": "assistant", "content": "."}
+    assert "stream_options" not in fake.last.json()
+    assert int(fake.last.headers["Content-Length"]) == len(fake.last.body)
+    choice = json.loads(response.body)["choices"][0]
+    assert choice["message"]["tool_calls"][0]["function"] == {"name": "bash", "arguments": '{"command":"ls"}'}
+
+
+@pytest.mark.asyncio
+async def test_the_worker_process_runs_none_of_the_code_in_the_servers_folder(
+    make_gateway: GatewayFactory,
+    fake: FakeModelUpstream,
+    client: AsyncHTTPClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server's folder is the user's notebook root; a repository there may
+    # carry a coda_jupyter/ folder of its own.
+    fired = plant_trap(tmp_path / "notebooks")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    gateway, _ = await make_gateway(inline_filter_limit=0)
+    fake.enqueue(200, WRAPPED_JSON_COMPLETION, "application/json")
+
+    response = await send(client, gateway.url("mlflow-filtered") + "/chat/completions", MESSY_OPENCODE_REQUEST)
+
+    assert response.code == 200
+    assert not fired.exists(), "the filter worker imported the folder's coda_jupyter"
+
+
 @pytest.mark.asyncio
 async def test_unfiltered_route_forwards_the_body_byte_for_byte(
     make_gateway: GatewayFactory, fake: FakeModelUpstream, client: AsyncHTTPClient
@@ -639,27 +730,7 @@ async def test_filtered_route_repairs_a_json_tool_call(
     make_gateway: GatewayFactory, fake: FakeModelUpstream, client: AsyncHTTPClient
 ) -> None:
     gateway, _ = await make_gateway()
-    wrapped = {
-        "id": "c",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_1",
-                            "type": "function",
-                            "function": {"name": "databricks-tool-call", "arguments": '{"name":"bash","command":"ls"}'},
-                        }
-                    ],
-                },
-            }
-        ],
-    }
-    fake.enqueue(200, wrapped, "application/json")
+    fake.enqueue(200, WRAPPED_JSON_COMPLETION, "application/json")
 
     response = await send(client, gateway.url("mlflow-filtered") + "/chat/completions", {"model": "m"})
 
@@ -681,21 +752,6 @@ async def test_stop_closes_the_port(make_gateway: GatewayFactory, client: AsyncH
         await send(client, f"http://127.0.0.1:{port}/anthropic/v1/messages", {})
 
 
-def _read_first_bytes_then_hang_up(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        body = json.dumps({"model": "m", "stream": True}).encode()
-        head = (
-            "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {LOCAL_KEY}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        sock.sendall(head.encode() + body)
-        received = b""
-        while b"message_start" not in received:
-            received += sock.recv(65536)
-        return received
-
-
 @pytest.mark.asyncio
 async def test_client_hanging_up_mid_stream_is_recorded_and_harmless(
     make_gateway: GatewayFactory, fake: FakeModelUpstream, client: AsyncHTTPClient
@@ -703,7 +759,7 @@ async def test_client_hanging_up_mid_stream_is_recorded_and_harmless(
     gateway, _ = await make_gateway()
     fake.hold()
 
-    received = await asyncio.to_thread(_read_first_bytes_then_hang_up, gateway.port)
+    received = await asyncio.to_thread(read_stream_start_then_hang_up, gateway.port, LOCAL_KEY, {"model": "m", "stream": True})
     for _ in range(100):
         if gateway.status()["last_error"]:
             break

@@ -13,10 +13,11 @@ import pytest
 
 from ..conftest import write_stub
 
-# The stub plays a headless agent: it reads the task from its last argument,
-# reports progress and writes result.json where the environment says.
+# The stub plays a headless agent: it reads the task from stdin (a configured
+# agent's last argument only names the prompt file), reports progress and
+# writes result.json where the environment says.
 STUB_AGENT = r"""if [ "$1" = "--version" ]; then echo "1.0.0"; exit 0; fi
-for prompt; do :; done
+prompt=$(cat)
 case "$prompt" in
   *MODE:SLEEP*)
     echo '{"step": "wait", "message": "stub is sleeping"}' >> "$CODA_TASK_STATUS_FILE"
@@ -92,11 +93,13 @@ def mcp_session(jp_serverapp: Any, mcp_url: str, stub_agent: Path) -> Callable[[
     @asynccontextmanager
     async def open_session() -> AsyncIterator[ClientSession]:
         headers = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-            async with streamable_http_client(mcp_url, http_client=http) as streams:
-                async with ClientSession(streams[0], streams[1]) as session:
-                    await session.initialize()
-                    yield session
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            streamable_http_client(mcp_url, http_client=http) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            yield session
 
     return open_session
 

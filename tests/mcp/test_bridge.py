@@ -9,8 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tornado import httpserver, web
-from tornado.httpclient import AsyncHTTPClient
 from tornado.testing import bind_unused_port
 
 from coda_jupyter.mcp import mcp_server
@@ -22,18 +20,6 @@ INIT = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "stdio", "version": "1"}},
 }
-
-
-class RotatingTokens:
-    """Hands out a stale token first and a fresh one on each refresh."""
-
-    def __init__(self) -> None:
-        self.refreshes = 0
-
-    def token(self, refresh: bool = False) -> str:
-        if refresh:
-            self.refreshes += 1
-        return f"oauth-{self.refreshes}"
 
 
 async def _exchange(bridge: Bridge, *messages: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -58,7 +44,7 @@ async def test_bridge_direct_with_jupyter_token(mcp_url: str, jp_serverapp: Any,
     assert init["result"]["protocolVersion"] == "2025-11-25"
     assert note is None
     assert bridge.session_id and bridge.protocol_version == "2025-11-25"
-    assert len(tools["result"]["tools"]) == 4
+    assert {"coda_run", "coda_notebook_execute"} <= {tool["name"] for tool in tools["result"]["tools"]}
 
     # The server forgets the session (e.g. a restart): the bridge initializes again by itself.
     first_session = bridge.session_id
@@ -73,66 +59,6 @@ async def test_bridge_direct_with_jupyter_token(mcp_url: str, jp_serverapp: Any,
     assert unknown["error"]["code"] == -32601
     await asyncio.to_thread(bridge.close)
     assert len(mcp_server(jp_serverapp.web_app.settings).endpoint.sessions) == 0
-
-
-async def test_bridge_refreshes_token_behind_apps_proxy(mcp_url: str, jp_serverapp: Any, stub_agent: Path) -> None:
-    seen: list[tuple[str | None, str | None]] = []
-    jupyter_token = jp_serverapp.identity_provider.token
-
-    class FakeAppsProxy(web.RequestHandler):
-        """Plays the Databricks Apps front door: OAuth in, owner's request forwarded."""
-
-        async def post(self) -> None:
-            auth = self.request.headers.get("Authorization")
-            seen.append((auth, self.request.headers.get("Mcp-Session-Id")))
-            if auth is None:
-                self.redirect("/login")
-                return
-            if auth != "Bearer oauth-1":
-                self.set_status(401)
-                self.finish("token expired")
-                return
-            headers = {k: v for k, v in self.request.headers.items() if k.lower().startswith(("mcp-", "content-type"))}
-            response = await AsyncHTTPClient().fetch(
-                mcp_url,
-                method="POST",
-                body=self.request.body,
-                headers={**headers, "Authorization": f"token {jupyter_token}"},
-                raise_error=False,
-            )
-            self.set_status(response.code)
-            for name in ("Mcp-Session-Id", "Content-Type"):
-                if name in response.headers:
-                    self.set_header(name, response.headers[name])
-            if response.body:
-                self.write(response.body)
-            self.finish()
-
-    sock, port = bind_unused_port()
-    proxy = httpserver.HTTPServer(web.Application([(r"/mcp", FakeAppsProxy)]))
-    proxy.add_sockets([sock])
-    try:
-        tokens = RotatingTokens()
-        bridge = Bridge(f"http://127.0.0.1:{port}/mcp", tokens, timeout=30)
-        init, _, tools = await _exchange(bridge, *_handshake())
-        assert init["result"]["serverInfo"]["name"] == "coda-jupyter"
-        assert len(tools["result"]["tools"]) == 4
-        assert tokens.refreshes == 1  # the forced 401 on the first request
-        assert seen[0] == ("Bearer oauth-0", None)
-        assert seen[1] == ("Bearer oauth-1", None)
-        # Every later request carries the fresh token and the session from initialize.
-        assert {entry for entry in seen[2:]} == {("Bearer oauth-1", bridge.session_id)}
-
-        # A redirect to login also triggers a refresh.
-        class NoToken(RotatingTokens):
-            def token(self, refresh: bool = False) -> str | None:
-                return super().token(refresh) if refresh else None
-
-        anonymous = Bridge(f"http://127.0.0.1:{port}/mcp", NoToken(), timeout=30)
-        [reply] = await _exchange(anonymous, INIT)
-        assert reply["result"]["protocolVersion"] == "2025-11-25"
-    finally:
-        proxy.stop()
 
 
 async def test_bridge_errors_become_jsonrpc_errors() -> None:

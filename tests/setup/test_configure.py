@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.writers import ConfigContext
+from coda_jupyter.agents.writers import ConfigContext, guidance
 from coda_jupyter.setup import SetupEngine
 from coda_jupyter.setup.configure import CONNECT_STEP, configure_steps
 from coda_jupyter.setup.plan import DATABRICKS_CREDENTIALS, credentials_condition
@@ -60,10 +60,14 @@ async def test_agents_configured_locally_then_connected_when_credentials_appear(
     assert snapshot["status"] == "done"
 
     claude = json.loads((home / ".claude.json").read_text())
-    assert set(claude["mcpServers"]) == {"deepwiki", "exa"}
+    assert set(claude["mcpServers"]) == {"deepwiki", "exa", "coda"}
     settings = json.loads((home / ".claude" / "settings.json").read_text())
     assert "ANTHROPIC_BASE_URL" not in settings.get("env", {}), "local mode leaves Claude's own login alone"
     assert (home / ".claude" / "skills").is_dir() and (home / ".agents" / "skills").is_dir()
+    for spec in BUILTIN:
+        assert spec.instructions_file and guidance.BEGIN in (home / spec.instructions_file).read_text()
+    assert (home / ".claude" / "agents" / "reviewer.md").is_file()
+    assert "<your email>" in (home / ".codex" / "AGENTS.md").read_text()
 
     state["credentials"] = True
     engine.condition_changed(DATABRICKS_CREDENTIALS)
@@ -75,6 +79,7 @@ async def test_agents_configured_locally_then_connected_when_credentials_appear(
     assert settings["env"]["ANTHROPIC_AUTH_TOKEN"] == LOCAL_KEY
     opencode = json.loads((home / ".config" / "opencode" / "opencode.json").read_text())
     assert opencode["provider"]["databricks"]["options"]["baseURL"] == ENDPOINTS["mlflow-filtered"]
+    assert "/Workspace/Users/jane.doe@example.com/projects/" in (home / ".gemini" / "GEMINI.md").read_text()
     gitconfig = (home / ".gitconfig").read_text()
     assert "jane.doe@example.com" in gitconfig
     assert "hooksPath" in gitconfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from coda_jupyter.agents import BUILTIN
 from coda_jupyter.agents.install import InstallSettings
 from coda_jupyter.setup import Condition, SetupEngine, Step, StepContext, StepError, run
-from coda_jupyter.setup.step import StepFunc
 from coda_jupyter.setup.plan import build_plan, credentials_condition, install_step_id
+from coda_jupyter.setup.step import StepFunc
 from coda_jupyter.setup.tools import DEFAULT_TOOLS, ToolSettings
 
 STEP_KEYS = {"id", "label", "status", "needs", "started_at", "finished_at", "duration_s", "error", "log_tail"}
@@ -78,7 +79,7 @@ async def test_pool_is_bounded(tmp_path: Path) -> None:
     engine.start()
     snapshot = await engine.wait_settled(timeout=20)
     spans = sorted((s["started_at"], s["finished_at"]) for s in snapshot["steps"])
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
 
 
 @pytest.mark.asyncio

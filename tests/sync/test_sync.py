@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from coda_jupyter.auth.credentials import write_profile
 from coda_jupyter.sync import install_hooks, sync_status
 from coda_jupyter.sync.hooks import hooks_dir
 from tests.fakes.workspace import FakeWorkspace
+from tests.sync.conftest import USER
+from tests.waiting import eventually
 
-USER = "Ada.Lovelace@Example.COM"
 IMPORT = "/api/2.0/workspace/import"
 DELETE = "/api/2.0/workspace/delete"
-
-
-@pytest.fixture
-def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith(("DATABRICKS_", "GIT_", "XDG_")):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    (home / "projects").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(home / ".databrickscfg"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Ada")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "ada@example.com")
-    return home
-
-
-@pytest.fixture
-def workspace(home: Path) -> Iterator[FakeWorkspace]:
-    with FakeWorkspace(user_name=USER) as fake:
-        write_profile(home / ".databrickscfg", "DEFAULT", fake.host, fake.bootstrap_token)
-        yield fake
-
-
-@pytest.fixture
-def state_dir(home: Path) -> Path:
-    return home / ".local" / "state" / "coda-jupyter"
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -92,17 +60,6 @@ def repo_status(state_dir: Path, repo: Path) -> dict[str, Any] | None:
     return None
 
 
-def eventually(condition: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        time.sleep(0.1)
-
-
 def wait_synced(state_dir: Path, repo: Path, head: str) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         record = repo_status(state_dir, repo)
@@ -110,7 +67,7 @@ def wait_synced(state_dir: Path, repo: Path, head: str) -> dict[str, Any]:
             return record
         return None
 
-    return eventually(done, f"sync of {repo.name} at {head[:8]}")
+    return eventually(done, f"sync of {repo.name} at {head[:8]}", timeout=90)
 
 
 def wait_failed(state_dir: Path, repo: Path, after: float) -> dict[str, Any]:
@@ -120,7 +77,7 @@ def wait_failed(state_dir: Path, repo: Path, after: float) -> dict[str, Any]:
             return record
         return None
 
-    return eventually(failed, f"a failed sync of {repo.name}")
+    return eventually(failed, f"a failed sync of {repo.name}", timeout=90)
 
 
 def remote(name: str, path: str = "") -> str:

@@ -4,8 +4,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from coda_jupyter.agents.writers import ConfigContext, RemoteMcpServer
-from coda_jupyter.agents.writers import claude
+from coda_jupyter.agents.writers import ConfigContext, RemoteMcpServer, claude
 
 from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
@@ -33,6 +32,15 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
         "mcpServers": {
             "deepwiki": {"type": "http", "url": "https://mcp.deepwiki.com/mcp"},
             "exa": {"type": "http", "url": "https://mcp.exa.ai/mcp"},
+            "coda": {
+                "type": "http",
+                "url": "${JUPYTER_SERVER_URL}api/coda/mcp",
+                "headers": {"Authorization": "Bearer ${JUPYTER_TOKEN}"},
+            },
+        },
+        "projects": {
+            str(home / "projects"): {**claude.NEW_PROJECT, "hasTrustDialogAccepted": True},
+            str(home): {**claude.NEW_PROJECT, "hasTrustDialogAccepted": True},
         },
         "hasCompletedOnboarding": True,
     }
@@ -76,7 +84,7 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
     assert data["env"]["ANTHROPIC_MODEL"] == "databricks-claude-opus-4-7"
     assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == TOKEN
     state = read(home / ".claude.json")
-    assert state["userID"] == "abc" and state["projects"] == {"/x": {"allowedTools": []}}
+    assert state["userID"] == "abc" and state["projects"]["/x"] == {"allowedTools": []}
     assert state["mcpServers"]["mine"] == {"type": "stdio", "command": "my-mcp"}
     # Our fields are set; a header the user added to the same server stays.
     assert state["mcpServers"]["exa"] == {"type": "http", "url": "https://mcp.exa.ai/mcp", "headers": {"x-api-key": "k"}}
@@ -88,7 +96,7 @@ def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigCont
     before = snapshot(home)
     assert claude.write(ctx) == []
     assert snapshot(home) == before
-    assert list(read(home / ".claude.json")["mcpServers"]) == ["deepwiki"]
+    assert list(read(home / ".claude.json")["mcpServers"]) == ["deepwiki", "coda"]
 
 
 def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path) -> None:
@@ -103,7 +111,7 @@ def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path)
     state = read(home / ".claude.json")
     assert state["oauthAccount"] == {"emailAddress": "me@x"}
     assert "hasCompletedOnboarding" not in state
-    assert set(state["mcpServers"]) == {"deepwiki", "exa"}
+    assert set(state["mcpServers"]) == {"deepwiki", "exa", "coda"}
 
 
 def test_token_update_rewrites_only_the_token(make_ctx: Callable[..., ConfigContext], home: Path) -> None:

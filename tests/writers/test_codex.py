@@ -1,15 +1,25 @@
 from __future__ import annotations
 
-import tomllib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.agents.writers import codex
+import tomllib
+
+from coda_jupyter.agents.writers import ConfigContext, codex
 
 from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
-MCP = {"deepwiki": {"url": "https://mcp.deepwiki.com/mcp"}, "exa": {"url": "https://mcp.exa.ai/mcp"}}
+MCP = {
+    "deepwiki": {"url": "https://mcp.deepwiki.com/mcp"},
+    "exa": {"url": "https://mcp.exa.ai/mcp"},
+    # coda's endpoint through the bridge: Codex takes no URL from the environment.
+    "coda": {
+        "command": sys.executable,
+        "args": ["-m", "coda_jupyter.mcp.bridge"],
+        "env_vars": ["JUPYTER_SERVER_URL", "JUPYTER_TOKEN"],
+    },
+}
 
 
 def config(home: Path) -> dict:

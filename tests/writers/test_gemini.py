@@ -4,12 +4,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.agents.writers import gemini
+from coda_jupyter.agents.writers import ConfigContext, gemini
 
 from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
-MCP = {"deepwiki": {"httpUrl": "https://mcp.deepwiki.com/mcp"}, "exa": {"httpUrl": "https://mcp.exa.ai/mcp"}}
+MCP = {
+    "deepwiki": {"httpUrl": "https://mcp.deepwiki.com/mcp"},
+    "exa": {"httpUrl": "https://mcp.exa.ai/mcp"},
+    "coda": {"httpUrl": "${JUPYTER_SERVER_URL}api/coda/mcp", "headers": {"Authorization": "Bearer ${JUPYTER_TOKEN}"}},
+}
 
 
 def read(path: Path) -> dict:

@@ -5,8 +5,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.agents.writers import git
+from coda_jupyter.agents.writers import ConfigContext, git
 
 
 def git_get(home: Path, key: str) -> str:

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import yaml
 
-from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.agents.writers import hermes
+from coda_jupyter.agents.writers import ConfigContext, hermes
 
 from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"url": "https://mcp.deepwiki.com/mcp", "timeout": 60},
     "exa": {"url": "https://mcp.exa.ai/mcp", "timeout": 60},
+    "coda": {"url": "${JUPYTER_SERVER_URL}api/coda/mcp", "headers": {"Authorization": "Bearer ${JUPYTER_TOKEN}"}},
 }
 
 
@@ -76,7 +76,7 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
         {"provider": "openrouter", "model": "x"},
     ]
     assert data["skills"] == {"external_dirs": ["/opt/team-skills", str(home / ".agents" / "skills")], "disabled": ["a"]}
-    assert data["mcp_servers"] == {"exa": {"url": "https://mcp.exa.ai/mcp", "timeout": 5}, "mine": {"command": "x"}, "deepwiki": MCP["deepwiki"]}
+    assert data["mcp_servers"] == {"exa": {"url": "https://mcp.exa.ai/mcp", "timeout": 5}, "mine": {"command": "x"}, "deepwiki": MCP["deepwiki"], "coda": MCP["coda"]}
 
 
 def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigContext], home: Path) -> None:

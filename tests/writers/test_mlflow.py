@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from coda_jupyter.agents.writers import ConfigContext, MlflowSettings
-from coda_jupyter.agents.writers import claude, mlflow
+from coda_jupyter.agents.writers import ConfigContext, MlflowSettings, claude, mlflow
 
 from .helpers import TOKEN, mode, snapshot
 

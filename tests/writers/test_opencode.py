@@ -4,14 +4,19 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from coda_jupyter.agents.writers import ConfigContext, Models
-from coda_jupyter.agents.writers import opencode
+from coda_jupyter.agents.writers import ConfigContext, Models, opencode
 
 from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"type": "remote", "url": "https://mcp.deepwiki.com/mcp", "enabled": True},
     "exa": {"type": "remote", "url": "https://mcp.exa.ai/mcp", "enabled": True},
+    "coda": {
+        "type": "remote",
+        "url": "{env:JUPYTER_SERVER_URL}api/coda/mcp",
+        "headers": {"Authorization": "Bearer {env:JUPYTER_TOKEN}"},
+        "enabled": True,
+    },
 }
 
 

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import yaml
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext
+from coda_jupyter.agents.headless import PERMISSION_LEVELS
+from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext, guidance
+from coda_jupyter.agents.writers.skills import SHIPPED_SKILLS as SHIPPED_SKILLS_DIR
 from coda_jupyter.gateway.routes import direct_endpoints
 from tests.clis import InstalledCli, Ran, RealClis, clean_env, real_clis, run_cli_async
 from tests.fakes.model_upstream import FakeModelUpstream
@@ -27,7 +30,15 @@ __all__ = ["real_clis"]  # the session fixture, imported so pytest finds it here
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 KEY = "coda-local-listing-key"
-SHIPPED_SKILLS = {"coda-task-reporting", "databricks-cli-sdk", "databricks-workspace-sync"}
+# Every skill the package ships, whatever their number.
+SHIPPED_SKILLS = {path.parent.name for path in SHIPPED_SKILLS_DIR.glob("*/SKILL.md")}
+# Subagent name to the start of its description (names alone are common words).
+SUBAGENTS = {
+    name.removesuffix(".md"): yaml.safe_load(text.split("\n---\n", 1)[0][4:])["description"][:60]
+    for name, text in guidance.shipped_subagents().items()
+}
+# A sentence of the guidance text: in the model request only if the CLI read its instructions file.
+GUIDANCE_SENTENCE = "You run in a terminal of coda-jupyter"
 
 
 @dataclass
@@ -37,6 +48,12 @@ class Configured:
 
     async def run(self, cli: InstalledCli, *args: str) -> Ran:
         return await run_cli_async([str(cli.executable), *args], clean_env(self.home, cli), self.home / "projects")
+
+    async def run_to_file(self, cli: InstalledCli, stdout: Path, *args: str) -> Ran:
+        """Run with stdout going to a file, for CLIs that drop piped output past the pipe buffer."""
+        script = 'out="$1"; shift; exec "$@" > "$out"'
+        argv = ["sh", "-c", script, "sh", str(stdout), str(cli.executable), *args]
+        return await run_cli_async(argv, clean_env(self.home, cli), self.home / "projects")
 
 
 @pytest_asyncio.fixture
@@ -58,6 +75,7 @@ async def configured(tmp_path: Path) -> AsyncIterator[Configured]:
     for writer in SHARED_WRITERS:
         if writer.name == "skills":
             writer(ctx)
+    guidance.writer(BUILTIN)(ctx)
     yield Configured(home, fake)
     await fake.stop()
 
@@ -80,7 +98,8 @@ async def test_codex_lists_our_mcp_servers(configured: Configured, real_clis: Re
     assert_ok(ran)
     listed = json.loads(ran.stdout[ran.stdout.index("[") :])
     urls = {entry["name"]: entry["transport"].get("url") for entry in listed}
-    assert urls == {"deepwiki": "https://mcp.deepwiki.com/mcp", "exa": "https://mcp.exa.ai/mcp"}, ran.describe()
+    # coda's own endpoint is a stdio server (coda-bridge): it has no url.
+    assert urls == {"deepwiki": "https://mcp.deepwiki.com/mcp", "exa": "https://mcp.exa.ai/mcp", "coda": None}, ran.describe()
 
 
 @pytest.mark.asyncio
@@ -105,9 +124,12 @@ async def test_opencode_lists_mcp_servers_and_each_skill_once(configured: Config
     ran = await configured.run(opencode, "mcp", "list")
     assert_ok(ran)
     assert "deepwiki" in ran.stdout and "exa" in ran.stdout, ran.describe()
-    ran = await configured.run(opencode, "debug", "skill")
+    # opencode exits before draining a pipe: its stdout stops at 64 KiB, so it writes to a file here.
+    listing = configured.home / "skills.json"
+    ran = await configured.run_to_file(opencode, listing, "debug", "skill")
     assert_ok(ran)
-    names = [skill["name"] for skill in json.loads(ran.stdout[ran.stdout.index("[") :])]
+    text = listing.read_text()
+    names = [skill["name"] for skill in json.loads(text[text.index("[") :])]
     assert all(names.count(name) == 1 for name in SHIPPED_SKILLS), ran.describe()
 
 
@@ -121,3 +143,41 @@ async def test_hermes_lists_mcp_servers_and_each_skill_once(configured: Configur
     assert_ok(ran)
     for name in SHIPPED_SKILLS:
         assert ran.stdout.count(name) == 1, ran.describe()
+
+
+def request_text(fake: FakeModelUpstream) -> str:
+    """Every model request body the CLI sent, JSON-decoded so escapes do not hide names."""
+    texts = []
+    for seen in fake.requests:
+        try:
+            texts.append(json.dumps(seen.json(), ensure_ascii=False))
+        except ValueError:
+            texts.append(seen.body.decode("utf-8", "replace"))
+    return "\n".join(texts)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("agent_id", [spec.id for spec in BUILTIN])
+async def test_cli_sends_its_instructions_and_every_skill_to_the_model(
+    configured: Configured, real_clis: RealClis, agent_id: str
+) -> None:
+    """One headless prompt: what the CLI discovered is in what it asks the model."""
+    cli = real_clis.require(agent_id)
+    headless = cli.spec.headless
+    assert headless is not None
+    level = next(level for level in PERMISSION_LEVELS if level in headless.permission_args)
+    prompt = configured.home / "prompt.txt"
+    prompt.write_text("Say hello.", encoding="utf-8")
+    argv = headless.command([str(cli.executable)], "Say hello.", level)
+    ran = await run_cli_async(argv, clean_env(configured.home, cli), configured.home / "projects", 240, prompt)
+    sent = request_text(configured.fake)
+    context = f"{ran.describe()}\n--- requests ---\n{sent[:4000]}"
+    assert configured.fake.requests, context
+    # The instructions file was read: its text is in the request, not blocked by a scanner.
+    assert sent.count(GUIDANCE_SENTENCE) >= 1, context
+    assert "BLOCKED" not in sent, context
+    missing = sorted(name for name in SHIPPED_SKILLS if name not in sent)
+    assert not missing, f"skills the model was not told about: {missing}\n{context}"
+    if cli.spec.subagents_dir:
+        missing = sorted(name for name, description in SUBAGENTS.items() if f"{name}: {description}" not in sent)
+        assert not missing, f"subagents the model was not told about: {missing}\n{context}"

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.agents.writers import skills
+from coda_jupyter.agents.writers import ConfigContext, skills
 
 from .helpers import snapshot
 

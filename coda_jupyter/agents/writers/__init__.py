@@ -7,14 +7,14 @@ a ``WRITER`` bundling the two.  Agent writers are reached through
 agent and are run by the setup engine directly.
 """
 
-from . import git, mlflow, skills
+from . import git, guidance, mlflow, skills
 from .context import (
     DEFAULT_MCP_SERVERS,
     ConfigContext,
     ConfigWriter,
-    RemoteMcpServer,
     MlflowSettings,
     Models,
+    RemoteMcpServer,
 )
 from .merge import ConfigFileError
 
@@ -24,6 +24,7 @@ SHARED_WRITERS: tuple[ConfigWriter, ...] = (git.WRITER, skills.WRITER, mlflow.WR
 __all__ = [
     "DEFAULT_MCP_SERVERS",
     "SHARED_WRITERS",
+    "guidance",
     "ConfigContext",
     "ConfigFileError",
     "ConfigWriter",

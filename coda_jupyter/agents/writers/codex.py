@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 
+from .coda_mcp import TOKEN_VARIABLE, CodaMcp, McpClientSnippet
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, kept_mode, set_toml_values, toml_table, update_dotenv, update_toml
 
@@ -49,6 +51,12 @@ def write(ctx: ConfigContext) -> list[Path]:
             servers = toml_table(document, "mcp_servers")
             for server in ctx.mcp_servers:
                 set_toml_values(toml_table(servers, server.name), {"url": server.url})
+        if ctx.coda_mcp is not None:
+            entry = toml_table(toml_table(document, "mcp_servers"), ctx.coda_mcp.name)
+            ours = bridge_entry(ctx.coda_mcp)
+            for stale in TRANSPORT - set(ours):
+                entry.pop(stale, None)
+            set_toml_values(entry, ours)
 
     path = config_path(ctx)
     if update_toml(path, merge, kept_mode(path)):
@@ -63,5 +71,32 @@ def update_token(ctx: ConfigContext) -> list[Path]:
     path = env_path(ctx)
     return [path] if update_dotenv(path, {KEY_VARIABLE: ctx.api_key}, SECRET_MODE) else []
 
+
+# Fields that choose how Codex reaches a server.
+TRANSPORT = {
+    *("url", "bearer_token_env_var", "http_headers", "env_http_headers"),
+    *("command", "args", "env", "env_vars", "cwd"),
+}
+
+
+def bridge_entry(coda: CodaMcp) -> dict[str, Any]:
+    """Codex reads a bearer token from a variable but takes its url only
+    literally, so it runs coda-bridge, which reads both variables. Codex hands a
+    stdio server only a few variables of its own unless ``env_vars`` names more."""
+    command, *args = coda.bridge
+    return {"command": command, "args": args, "env_vars": list(coda.bridge_variables)}
+
+
+def _snippet(url: str) -> str:
+    document = tomlkit.document()
+    entry = tomlkit.table()
+    entry.update({"url": url, "bearer_token_env_var": TOKEN_VARIABLE})
+    servers = tomlkit.table(is_super_table=True)
+    servers.add("coda", entry)
+    document.add("mcp_servers", servers)
+    return tomlkit.dumps(document).strip()
+
+
+MCP_CLIENT = McpClientSnippet("~/.codex/config.toml", _snippet)
 
 WRITER = ConfigWriter("codex", write, update_token)

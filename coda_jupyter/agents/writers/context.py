@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
-from typing import Callable
+
+from .coda_mcp import CodaMcp
+
 
 @dataclass(frozen=True)
 class RemoteMcpServer:
@@ -77,13 +79,23 @@ class ConfigContext:
     user_name: str | None = None
     models: Models = field(default_factory=Models)
     mcp_servers: tuple[RemoteMcpServer, ...] = DEFAULT_MCP_SERVERS
+    # coda's own endpoint, reached from Jupyter terminals. None: not configured.
+    coda_mcp: CodaMcp | None = CodaMcp()
     # Extra skill folders (each holding ``<name>/SKILL.md``); they win over the
     # shipped skills on a name clash.
     skill_dirs: tuple[Path, ...] = ()
+    # Skill folders of installed skill packs (``skill_sources``); one not
+    # installed yet is skipped quietly. ``skill_dirs`` win over them.
+    skill_pack_dirs: tuple[Path, ...] = ()
+    # The folder agents work in (the Jupyter root). None: ``~/projects``.
+    workspace_dir: Path | None = None
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     # None: ``~/.local/share/coda``.
     data_dir: Path | None = None
     overwrite_git_identity: bool = False
+    # A Databricks App: the app owns HOME, so the global git config is ours
+    # to change; locally it is the user's.
+    apps_mode: bool = False
 
     @property
     def has_model_credentials(self) -> bool:
@@ -94,6 +106,10 @@ class ConfigContext:
         if self.data_dir is not None:
             return self.data_dir
         return self.home / ".local" / "share" / "coda"
+
+    @property
+    def resolved_workspace_dir(self) -> Path:
+        return self.workspace_dir if self.workspace_dir is not None else self.home / "projects"
 
     @property
     def owner(self) -> str:

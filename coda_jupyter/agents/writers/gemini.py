@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from .coda_mcp import McpClientSnippet, bearer, dollar_braces, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import (
     SECRET_MODE,
@@ -49,6 +51,8 @@ def write(ctx: ConfigContext) -> list[Path]:
         for server in ctx.mcp_servers:
             # ``httpUrl`` is streamable HTTP; a plain ``url`` would mean SSE.
             merge_entry(child(data, "mcpServers"), server.name, {"httpUrl": server.url})
+        if ctx.coda_mcp is not None:
+            replace_entry(child(data, "mcpServers"), ctx.coda_mcp.name, coda_entry(url_from(dollar_braces)), TRANSPORT)
 
     settings = folder / "settings.json"
     if update_json(settings, merge_settings, kept_mode(settings)):
@@ -71,5 +75,21 @@ def update_token(ctx: ConfigContext) -> list[Path]:
         return []
     return [path] if update_dotenv(path, {KEY_VARIABLE: ctx.api_key}, SECRET_MODE) else []
 
+
+# Fields that choose how Gemini CLI reaches a server.
+TRANSPORT = {"httpUrl", "url", "type", "headers", "command", "args", "env", "cwd"}
+
+
+def coda_entry(url: str) -> dict[str, Any]:
+    """Gemini CLI expands ``${VAR}`` in every string of its settings files when it
+    loads them, and saves settings from the unexpanded text."""
+    return {"httpUrl": url, "headers": bearer(dollar_braces)}
+
+
+def _snippet(url: str) -> str:
+    return json.dumps({"mcpServers": {"coda": coda_entry(url)}}, indent=2)
+
+
+MCP_CLIENT = McpClientSnippet("~/.gemini/settings.json", _snippet)
 
 WRITER = ConfigWriter("gemini", write, update_token)

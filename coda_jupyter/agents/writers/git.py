@@ -1,17 +1,25 @@
-"""Git identity from the Databricks user, through ``git config --global``.
+"""Git identity from the Databricks user, and gh as git's credential helper.
 
-An identity the user set is kept unless ``overwrite_git_identity`` is on.
+Both go through ``git config --global``. An identity the user set is kept
+unless ``overwrite_git_identity`` is on. The credential helper is written only
+in a Databricks App, where the app owns HOME: after ``gh auth login`` in a
+terminal, ``git push`` over HTTPS uses gh's login. Locally the global git
+config is the user's, and ``gh auth setup-git`` is theirs to run.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
 from .context import ConfigContext, ConfigWriter
 
 GIT_TIMEOUT_S = 10
+# The hosts ``gh auth setup-git`` configures for github.com.
+GH_CREDENTIAL_HOSTS = ("github.com", "gist.github.com")
 
 
 def display_name(ctx: ConfigContext) -> str | None:
@@ -39,11 +47,53 @@ def _git(ctx: ConfigContext, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _git_checked(ctx: ConfigContext, *args: str) -> None:
+    result = _git(ctx, *args)
+    if result.returncode != 0:
+        raise RuntimeError(f"git config --global {' '.join(args[:2])} failed: {result.stderr.strip()}")
+
+
 def current(ctx: ConfigContext, key: str) -> str | None:
     result = _git(ctx, "--get", key)
     if result.returncode != 0:
         return None
     return result.stdout.strip() or None
+
+
+def gh_path(ctx: ConfigContext) -> Path:
+    """gh as setup leaves it: ours in ``~/.local/bin``, else a system one, else
+    where setup is about to install it."""
+    ours = ctx.home / ".local" / "bin" / "gh"
+    if ours.exists():
+        return ours
+    system = shutil.which("gh")
+    return Path(system) if system else ours
+
+
+def credential_helpers(ctx: ConfigContext) -> dict[str, list[str]]:
+    """What ``gh auth setup-git`` writes: an empty entry that drops helpers
+    configured before it (system or global), then gh."""
+    # git runs a "!" helper through the shell: a path with a space stays one word.
+    helper = f"!{shlex.quote(str(gh_path(ctx)))} auth git-credential"
+    return {f"credential.https://{host}.helper": ["", helper] for host in GH_CREDENTIAL_HOSTS}
+
+
+def _all_values(ctx: ConfigContext, key: str) -> list[str]:
+    result = _git(ctx, "--get-all", key)
+    return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def write_credential_helpers(ctx: ConfigContext) -> bool:
+    changed = False
+    for key, values in credential_helpers(ctx).items():
+        if _all_values(ctx, key) == values:
+            continue
+        first, *rest = values
+        _git_checked(ctx, "--replace-all", key, first)
+        for value in rest:
+            _git_checked(ctx, "--add", key, value)
+        changed = True
+    return changed
 
 
 def write(ctx: ConfigContext) -> list[Path]:
@@ -55,9 +105,9 @@ def write(ctx: ConfigContext) -> list[Path]:
         existing = current(ctx, key)
         if existing == value or (existing and not ctx.overwrite_git_identity):
             continue
-        result = _git(ctx, key, value)
-        if result.returncode != 0:
-            raise RuntimeError(f"git config --global {key} failed: {result.stderr.strip()}")
+        _git_checked(ctx, key, value)
+        changed = True
+    if ctx.apps_mode and write_credential_helpers(ctx):
         changed = True
     return [ctx.home / ".gitconfig"] if changed else []
 

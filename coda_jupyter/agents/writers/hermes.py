@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from .coda_mcp import McpClientSnippet, bearer, dollar_braces, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, child, update_yaml
 from .skills import shared_skills_dir
@@ -54,6 +57,8 @@ def write(ctx: ConfigContext) -> list[Path]:
             entry = child(child(data, "mcp_servers"), server.name)
             entry["url"] = server.url
             entry.setdefault("timeout", MCP_TIMEOUT_S)
+        if ctx.coda_mcp is not None:
+            replace_entry(child(data, "mcp_servers"), ctx.coda_mcp.name, coda_entry(url_from(dollar_braces)), TRANSPORT)
 
     path = config_path(ctx)
     return [path] if update_yaml(path, merge, SECRET_MODE, header=HEADER) else []
@@ -76,5 +81,20 @@ def update_token(ctx: ConfigContext) -> list[Path]:
 
     return [path] if update_yaml(path, swap, SECRET_MODE, header=HEADER) else []
 
+
+# Fields that choose how Hermes reaches a server.
+TRANSPORT = {"url", "headers", "command", "args", "env"}
+
+
+def coda_entry(url: str) -> dict[str, Any]:
+    """Hermes resolves ``${VAR}`` in every string of an MCP server entry when it loads them."""
+    return {"url": url, "headers": bearer(dollar_braces)}
+
+
+def _snippet(url: str) -> str:
+    return yaml.safe_dump({"mcp_servers": {"coda": coda_entry(url)}}, sort_keys=False).strip()
+
+
+MCP_CLIENT = McpClientSnippet("~/.hermes/config.yaml", _snippet)
 
 WRITER = ConfigWriter("hermes", write, update_token)

@@ -12,8 +12,8 @@ import json
 import os
 import re
 import stat
+import sys
 import threading
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +21,11 @@ from typing import Any
 
 import tomlkit
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomli is the parser that became tomllib in 3.11
+    import tomli as tomllib
 
 from coda_jupyter.util.files import atomic_write
 
@@ -277,3 +282,41 @@ def _update_dotenv(path: Path, values: Mapping[str, str | None], mode: int) -> b
     if text == (_read_text(path) or ""):
         return False
     return write_if_changed(path, text, mode)
+
+
+# --- marked block in a text file --------------------------------------------
+
+
+def update_marked_block(path: Path, block: str, begin: str, end: str) -> bool:
+    """Keep ``block`` (which starts with ``begin`` and ends with ``end``) in ``path``.
+
+    An existing block is replaced where it stands; without one the block is
+    appended. Every byte outside the block stays as the user wrote it. Markers
+    that do not pair up are refused: guessing where our block ends could
+    delete the user's text.
+    """
+    with file_lock(path):
+        try:
+            # Bytes, not read_text(): newline translation would turn the user's \r\n into \n.
+            text: str | None = path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            text = None
+        except UnicodeDecodeError:
+            raise ConfigFileError(path, "not UTF-8 text") from None
+        merged = _merged_block(path, text or "", block, begin, end)
+        if merged == text:
+            return False
+        return write_if_changed(path, merged, kept_mode(path))
+
+
+def _merged_block(path: Path, text: str, block: str, begin: str, end: str) -> str:
+    starts, ends = text.count(begin), text.count(end)
+    if starts == 0 and ends == 0:
+        if not text:
+            return block + "\n"
+        return text + ("" if text.endswith("\n") else "\n") + "\n" + block + "\n"
+    start = text.find(begin)
+    stop = text.find(end, start)
+    if starts != 1 or ends != 1 or stop < 0:
+        raise ConfigFileError(path, "coda-jupyter's begin/end markers do not pair up; keep one of each or remove both")
+    return text[:start] + block + text[stop + len(end) :]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from .coda_mcp import McpClientSnippet, bearer, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, child, kept_mode, merge_entry, read_json_object, update_json
 
@@ -61,7 +63,12 @@ def write(ctx: ConfigContext) -> list[Path]:
             # (upstream pointed OpenCode at a model its provider did not declare).
             names = list(dict.fromkeys([ctx.models.opencode, ctx.models.opencode_small, *KNOWN_LIMITS]))
             _merge_provider(
-                providers, PROVIDER_ID, "@ai-sdk/openai-compatible", "Databricks", ctx.endpoint("mlflow-filtered"), names
+                providers,
+                PROVIDER_ID,
+                "@ai-sdk/openai-compatible",
+                "Databricks",
+                ctx.endpoint("mlflow-filtered"),
+                names,
             )
             if OPENAI_PROVIDER_ID in provider_ids(ctx):
                 _merge_provider(
@@ -76,6 +83,8 @@ def write(ctx: ConfigContext) -> list[Path]:
             data["small_model"] = f"{PROVIDER_ID}/{ctx.models.opencode_small}"
         for server in ctx.mcp_servers:
             merge_entry(child(data, "mcp"), server.name, {"type": "remote", "url": server.url, "enabled": True})
+        if ctx.coda_mcp is not None:
+            replace_entry(child(data, "mcp"), ctx.coda_mcp.name, coda_entry(url_from(env_reference)), TRANSPORT)
 
     path = config_path(ctx)
     if update_json(path, merge, kept_mode(path)):
@@ -114,5 +123,24 @@ def update_token(ctx: ConfigContext) -> list[Path]:
     ours = [pid for pid in (PROVIDER_ID, OPENAI_PROVIDER_ID) if isinstance(existing.get(pid), dict)]
     return _write_keys(ctx, ours) if ours else []
 
+
+# Fields that choose how OpenCode reaches a server.
+TRANSPORT = {"type", "url", "headers", "command", "environment", "oauth"}
+
+
+def env_reference(name: str) -> str:
+    """OpenCode substitutes ``{env:VAR}`` in its config text when it loads it."""
+    return "{env:" + name + "}"
+
+
+def coda_entry(url: str) -> dict[str, Any]:
+    return {"type": "remote", "url": url, "headers": bearer(env_reference), "enabled": True}
+
+
+def _snippet(url: str) -> str:
+    return json.dumps({"mcp": {"coda": coda_entry(url)}}, indent=2)
+
+
+MCP_CLIENT = McpClientSnippet("~/.config/opencode/opencode.json", _snippet)
 
 WRITER = ConfigWriter("opencode", write, update_token)

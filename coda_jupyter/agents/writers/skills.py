@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 
 from .context import ConfigContext, ConfigWriter
-from .merge import PLAIN_MODE, write_if_changed
+from .merge import PLAIN_MODE, file_lock, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,15 @@ def manifest_path(ctx: ConfigContext) -> Path:
 
 
 def available_skills(ctx: ConfigContext) -> dict[str, Path]:
-    """Skill name to folder; user-configured folders win over shipped ones."""
+    """Skill name to folder; skill packs win over shipped skills, configured folders over both."""
     skills: dict[str, Path] = {}
-    for source in (SHIPPED_SKILLS, *ctx.skill_dirs):
+    packs = set(ctx.skill_pack_dirs)
+    for source in (SHIPPED_SKILLS, *ctx.skill_pack_dirs, *ctx.skill_dirs):
         source = Path(source).expanduser()
         if not source.is_dir():
-            log.warning("skill folder %s does not exist; skipped", source)
+            # A pack not installed (yet, or at all) is its own step's business.
+            if source not in packs:
+                log.warning("skill folder %s does not exist; skipped", source)
             continue
         for entry in sorted(source.iterdir()):
             if (entry / SKILL_FILE).is_file():
@@ -72,6 +75,12 @@ def _points_to(link: Path, target: str) -> bool:
 
 
 def write(ctx: ConfigContext) -> list[Path]:
+    # Setup may share skills from several steps at once (each skill pack's).
+    with file_lock(manifest_path(ctx)):
+        return _write(ctx)
+
+
+def _write(ctx: ConfigContext) -> list[Path]:
     recorded = _read_manifest(manifest_path(ctx))
     wanted = {
         str(folder / name): str(source)

@@ -1,82 +1,71 @@
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 
+import { IAgentInfo } from '../agents';
+import { requestCoda } from '../api';
+import { ICredentialStatus } from '../credentials/model';
+
 export interface IClientConfig {
   client: string;
   where: string;
   snippet: string;
 }
 
-/** This server's MCP endpoint as a browser sees it. */
+/** Stands for the endpoint URL in the snippets `GET coda/api/agents` serves. */
+const URL_PLACEHOLDER = '__MCP_URL__';
+
+/** This server's MCP endpoint as a browser sees it (the base URL is already absolute). */
 export function mcpUrl(): string {
-  return URLExt.join(window.location.origin, PageConfig.getBaseUrl(), 'coda', 'mcp');
+  return URLExt.join(PageConfig.getBaseUrl(), 'api', 'coda', 'mcp');
 }
 
 /**
- * Ready-to-paste MCP client configs. The Jupyter token is never put in the
- * page: every snippet reads it from the client's environment (JUPYTER_TOKEN),
- * and the bridge variant uses Databricks OAuth instead.
+ * Ready-to-paste MCP client configs: one per agent whose format the server
+ * knows (the agent catalogue serves them), plus `coda-bridge` for any stdio
+ * client. The Jupyter token is never put in the page: every snippet reads it
+ * from the client's environment (JUPYTER_TOKEN), and the bridge variant uses
+ * Databricks OAuth instead.
  */
-export function clientConfigs(url: string): IClientConfig[] {
-  const bearer = 'Bearer ${JUPYTER_TOKEN}';
-  return [
-    {
-      client: 'Claude Code',
-      where: 'shell',
-      snippet: `claude mcp add --transport http coda ${url} --header "Authorization: Bearer $JUPYTER_TOKEN"`
-    },
-    {
-      client: 'Codex',
-      where: '~/.codex/config.toml',
-      snippet: `[mcp_servers.coda]\nurl = "${url}"\nbearer_token_env_var = "JUPYTER_TOKEN"`
-    },
-    {
-      client: 'Gemini CLI',
-      where: '~/.gemini/settings.json',
-      snippet: JSON.stringify(
-        { mcpServers: { coda: { httpUrl: url, headers: { Authorization: bearer } } } },
-        null,
-        2
-      )
-    },
-    {
-      client: 'OpenCode',
-      where: '~/.config/opencode/opencode.json',
-      snippet: JSON.stringify(
-        {
-          mcp: {
-            coda: {
-              type: 'remote',
-              url,
-              headers: { Authorization: 'Bearer {env:JUPYTER_TOKEN}' },
-              enabled: true
-            }
-          }
-        },
-        null,
-        2
-      )
-    },
-    {
-      client: 'Hermes Agent',
-      where: '~/.hermes/config.yaml',
-      snippet: `mcp_servers:\n  coda:\n    url: ${url}\n    headers:\n      Authorization: "${bearer}"`
-    },
-    {
-      client: 'Any stdio client (coda-bridge)',
-      where: 'MCP client config (Databricks OAuth through your CLI profile)',
-      snippet: JSON.stringify(
-        {
-          mcpServers: {
-            coda: {
-              type: 'stdio',
-              command: 'coda-bridge',
-              env: { CODA_MCP_URL: url, DATABRICKS_CONFIG_PROFILE: 'DEFAULT' }
-            }
-          }
-        },
-        null,
-        2
-      )
+export async function clientConfigs(url: string): Promise<{ how: string; configs: IClientConfig[] }> {
+  const credentials = await requestCoda<ICredentialStatus>('api/credentials');
+  if (credentials.mode === 'apps') {
+    // Through the Databricks Apps proxy only a Databricks OAuth token gets in
+    // (the Jupyter token never crosses it), and agents in this app's own
+    // terminals are connected already: the bridge is what works from outside.
+    return {
+      how: 'From your computer, the Apps proxy accepts a Databricks OAuth token: coda-bridge gets one from your CLI profile.',
+      configs: [bridgeConfig(url, 'From your computer, through the Apps proxy, with your CLI profile')]
+    };
+  }
+  const agents = await requestCoda<IAgentInfo[]>('api/agents');
+  const served: IClientConfig[] = [];
+  for (const agent of agents) {
+    if (agent.mcp_client) {
+      const { where, snippet } = agent.mcp_client;
+      served.push({ client: agent.label, where, snippet: snippet.split(URL_PLACEHOLDER).join(url) });
     }
-  ];
+  }
+  return {
+    how: "Elsewhere, put this server's token in JUPYTER_TOKEN on the client side; it is never shown here.",
+    configs: [...served, bridgeConfig(url, 'MCP client config (Databricks OAuth through your CLI profile)')]
+  };
+}
+
+function bridgeConfig(url: string, where: string): IClientConfig {
+  return {
+    client: 'Any stdio client (coda-bridge)',
+    where,
+    snippet: JSON.stringify(
+      {
+        mcpServers: {
+          coda: {
+            type: 'stdio',
+            command: 'coda-bridge',
+            env: { CODA_MCP_URL: url, DATABRICKS_CONFIG_PROFILE: 'DEFAULT' }
+          }
+        }
+      },
+      null,
+      2
+    )
+  };
 }

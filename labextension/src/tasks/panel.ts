@@ -3,7 +3,7 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { element } from '../dom';
-import { clientConfigs, mcpUrl } from './clients';
+import { clientConfigs, IClientConfig, mcpUrl } from './clients';
 import { ITaskEntry, TasksModel } from './model';
 
 function button(label: string, onClick: () => void, title = ''): HTMLButtonElement {
@@ -152,29 +152,33 @@ export class TasksPanel extends Widget {
     const section = element('details', 'coda-TasksPanel-clients');
     section.append(element('summary', '', 'Connect an MCP client to this server'));
     const url = mcpUrl();
-    section.append(
-      element(
-        'p',
-        'coda-TasksPanel-hint',
-        `Endpoint: ${url}. Put this server's token in JUPYTER_TOKEN on the client side; it is never shown here.`
-      )
+    const hint = element('p', 'coda-TasksPanel-hint', `Endpoint: ${url}.`);
+    section.append(hint);
+    void clientConfigs(url).then(
+      ({ how, configs }) => {
+        hint.textContent = `Endpoint: ${url}. Agents started in this server's terminals are connected already. ${how}`;
+        section.append(...configs.map(config => this._clientNode(config)));
+      },
+      (error: Error) =>
+        section.append(element('p', 'coda-TasksPanel-hint', `Client configs unavailable: ${error.message}`))
     );
-    for (const config of clientConfigs(url)) {
-      const block = element('div', 'coda-TasksPanel-client');
-      block.dataset.client = config.client;
-      const copy = button('Copy', () => {
-        void navigator.clipboard.writeText(config.snippet).then(
-          () => Notification.success(`${config.client} config copied`, { autoClose: 2000 }),
-          () => Notification.warning('The browser refused clipboard access')
-        );
-      });
-      block.append(
-        element('div', 'coda-TasksPanel-clientTitle', `${config.client} — ${config.where}`),
-        element('pre', 'coda-TasksPanel-snippet', config.snippet),
-        copy
-      );
-      section.append(block);
-    }
     return section;
+  }
+
+  private _clientNode(config: IClientConfig): HTMLElement {
+    const block = element('div', 'coda-TasksPanel-client');
+    block.dataset.client = config.client;
+    const copy = button('Copy', () => {
+      void navigator.clipboard.writeText(config.snippet).then(
+        () => Notification.success(`${config.client} config copied`, { autoClose: 2000 }),
+        () => Notification.warning('The browser refused clipboard access')
+      );
+    });
+    block.append(
+      element('div', 'coda-TasksPanel-clientTitle', `${config.client} — ${config.where}`),
+      element('pre', 'coda-TasksPanel-snippet', config.snippet),
+      copy
+    );
+    return block;
   }
 }

@@ -2,7 +2,13 @@
  * xterm addons core does not load: OSC 52 clipboard (copy inside Claude
  * Code, tmux or vim reaches the browser) and inline images (sixel, iTerm).
  */
-import { ClipboardAddon, IClipboardProvider } from '@xterm/addon-clipboard';
+import {
+  Base64,
+  ClipboardAddon,
+  ClipboardSelectionType,
+  IBase64,
+  IClipboardProvider
+} from '@xterm/addon-clipboard';
 import { ImageAddon } from '@xterm/addon-image';
 
 import { Xterm, safely } from './xterm';
@@ -15,17 +21,31 @@ export interface IAddonOptions {
 /**
  * Programs may write the clipboard but never read it: an OSC 52 query would
  * otherwise hand whatever the user copied elsewhere to any process in the
- * terminal.
+ * terminal. A query is answered with an empty clipboard, so a program waiting
+ * for the reply goes on at once instead of timing out.
  */
 class WriteOnlyClipboard implements IClipboardProvider {
-  async readText(): Promise<string> {
+  readText(): string {
     return '';
   }
 
-  async writeText(_selection: string, text: string): Promise<void> {
+  async writeText(
+    _selection: ClipboardSelectionType,
+    text: string
+  ): Promise<void> {
     await navigator.clipboard.writeText(text);
   }
 }
+
+/**
+ * The addon's real constructor is `(base64, provider)`; its published typings
+ * declare `(provider)`, and a provider passed first is used as the codec, so
+ * every copy decodes to '' and wipes the clipboard.
+ */
+const ClipboardAddonWithCodec = ClipboardAddon as unknown as new (
+  base64: IBase64,
+  provider: IClipboardProvider
+) => ClipboardAddon;
 
 const loaded = new WeakSet<Xterm>();
 
@@ -35,7 +55,11 @@ export function loadAddons(term: Xterm, options: IAddonOptions): void {
   }
   loaded.add(term);
   if (options.osc52Clipboard) {
-    safely(() => term.loadAddon(new ClipboardAddon(new WriteOnlyClipboard())));
+    safely(() =>
+      term.loadAddon(
+        new ClipboardAddonWithCodec(new Base64(), new WriteOnlyClipboard())
+      )
+    );
   }
   if (options.inlineImages) {
     safely(() =>

@@ -18,6 +18,9 @@ import { ITerminal, ITerminalTracker } from '@jupyterlab/terminal';
 
 import { CORE_TERMINAL_PLUGIN } from '../terminals';
 import { loadAddons } from './addons';
+import { showConnectionState } from './connection';
+import { controlFlow } from './flow';
+import { guardReattach } from './reattach';
 import { availableFonts, chosenFont, fontFamilyValue } from './fonts';
 import { interceptShortcuts } from './keys';
 import { TabNames, focusPane, pickAgent, split, splitDirection } from './layout';
@@ -82,6 +85,9 @@ export const terminalFeaturesPlugin: JupyterFrontEndPlugin<void> = {
     const hasTerminal = (): boolean => current() !== null;
 
     const setUp = (widget: TerminalWidget): void => {
+      guardReattach(widget.content);
+      controlFlow(widget.content);
+      showConnectionState(widget.content);
       installUploads(widget.content);
       interceptShortcuts(app, widget.content.node, intercepted);
       void xtermOf(widget.content).then(term => {

@@ -44,13 +44,15 @@ export class ThemeController {
 
   async choose(id: string): Promise<void> {
     const palette = paletteById(id);
-    await this.settings.set('theme', palette ? id : FOLLOW_JUPYTERLAB);
+    // Remembered for the toggle before the theme is saved: a theme shows once
+    // its save is done, and a reload right then must not lose the memory.
     if (palette) {
       await this.settings.set(
         palette.kind === 'dark' ? 'lastDarkTheme' : 'lastLightTheme',
         id
       );
     }
+    await this.settings.set('theme', palette ? id : FOLLOW_JUPYTERLAB);
   }
 
   /** Switch to the last theme used of the other kind. */

@@ -1,0 +1,73 @@
+/**
+ * Shows a terminal's connection state on the terminal itself.
+ *
+ * JupyterLab reconnects a dropped terminal websocket a few times with backoff
+ * and queues what is typed meanwhile, but shows nothing, and after its last
+ * attempt it stops for good. Here a banner says when the terminal is
+ * reconnecting (and that typing is kept for later), and once JupyterLab has
+ * given up it keeps trying on its own schedule. A button tries at once.
+ */
+import type { ITerminal } from '@jupyterlab/terminal';
+import type { Terminal } from '@jupyterlab/services';
+
+const BANNER_CLASS = 'coda-TerminalConnection';
+// Retries after JupyterLab's own ones are used up: doubling, capped.
+const RETRY_FIRST_MS = 2000;
+const RETRY_MAX_MS = 30000;
+
+export function showConnectionState(terminal: ITerminal.ITerminal): void {
+  const session: Terminal.ITerminalConnection = terminal.session;
+  const banner = document.createElement('div');
+  banner.className = BANNER_CLASS;
+  banner.setAttribute('role', 'status');
+  banner.hidden = true;
+  const text = document.createElement('span');
+  const button = document.createElement('button');
+  button.className = 'jp-mod-styled';
+  button.textContent = 'Reconnect now';
+  button.addEventListener('click', () => {
+    void session.reconnect().catch(() => undefined);
+  });
+  banner.append(text, button);
+  terminal.node.appendChild(banner);
+
+  let wasConnected = session.connectionStatus === 'connected';
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let delay = RETRY_FIRST_MS;
+
+  const retryLater = (): void => {
+    clearTimeout(retry);
+    retry = setTimeout(() => {
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      void session.reconnect().catch(() => undefined);
+    }, delay);
+  };
+
+  const update = (status: Terminal.ConnectionStatus): void => {
+    if (status === 'connected') {
+      wasConnected = true;
+      delay = RETRY_FIRST_MS;
+      clearTimeout(retry);
+      banner.hidden = true;
+      return;
+    }
+    if (!wasConnected || session.isDisposed) {
+      return; // the first connection, or a terminal that ended: nothing to say
+    }
+    banner.hidden = false;
+    banner.dataset.status = status;
+    if (status === 'connecting') {
+      text.textContent =
+        'Disconnected from the terminal, reconnecting… What you type is sent once it is back.';
+    } else {
+      text.textContent =
+        'Disconnected from the terminal. Retrying; what you type is sent once it is back.';
+      retryLater();
+    }
+  };
+  session.connectionStatusChanged.connect((_, status) => update(status));
+  session.disposed.connect(() => {
+    clearTimeout(retry);
+    banner.remove();
+  });
+}

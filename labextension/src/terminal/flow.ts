@@ -1,0 +1,110 @@
+/**
+ * End-to-end flow control for a terminal: tells the server how much output
+ * xterm.js has parsed, so the server stops reading the program's output while
+ * the browser is behind (coda_jupyter/terminals/flow.py has the protocol).
+ * Without it a flood piles up between the PTY and xterm, and Ctrl+C waits
+ * behind tens of megabytes.
+ *
+ * Opt-in per connection: after each (re)connection this asks for flow
+ * control, and counts output only once the server has confirmed it. A server
+ * that does not know the protocol ignores the request, and nothing changes.
+ *
+ * JupyterLab's widget writes each message into xterm itself; an empty write
+ * queued right after it calls back once xterm has parsed everything before
+ * it, which is when those characters are acknowledged.
+ */
+import type { ITerminal } from '@jupyterlab/terminal';
+import type { Terminal } from '@jupyterlab/services';
+
+import { Xterm, xtermOf } from './xterm';
+
+const VERSION = 1;
+// Characters (JavaScript string length) the server may send past the last
+// acknowledgement before it pauses, and the level it resumes at.
+export const HIGH_WATERMARK = 100_000;
+export const LOW_WATERMARK = 30_000;
+// Acknowledge in batches, well below the low watermark so the server always
+// hears of progress before the browser runs dry.
+const ACK_EVERY = 5_000;
+
+// JupyterLab types terminal messages as its own few kinds; the connection
+// sends any `[type, ...content]` and hands every kind it receives to
+// `messageReceived`.
+type FlowMessage = { type: 'coda-flow' | 'coda-ack'; content: unknown[] };
+
+function send(session: Terminal.ITerminalConnection, message: FlowMessage): void {
+  session.send(message as unknown as Terminal.IMessage);
+}
+
+export function controlFlow(terminal: ITerminal.ITerminal): void {
+  const session: Terminal.ITerminalConnection = terminal.session;
+  const xterm: Promise<Xterm | null> = xtermOf(terminal);
+  // Each connection counts on its own: callbacks for output of an earlier
+  // connection must not acknowledge on a later one.
+  let connection = 0;
+  let confirmed = false;
+  let parsed = 0;
+
+  const acknowledge = (from: number, count: number): void => {
+    if (from !== connection || session.connectionStatus !== 'connected') {
+      return;
+    }
+    parsed += count;
+    if (parsed >= ACK_EVERY) {
+      send(session, { type: 'coda-ack', content: [parsed] });
+      parsed = 0;
+    }
+  };
+
+  const offer = (): void => {
+    connection += 1;
+    confirmed = false;
+    parsed = 0;
+    const from = connection;
+    void xterm.then(term => {
+      // Without an xterm to watch there is nothing to acknowledge with.
+      if (term && from === connection && session.connectionStatus === 'connected') {
+        send(session, {
+          type: 'coda-flow',
+          content: [{ version: VERSION, high: HIGH_WATERMARK, low: LOW_WATERMARK }]
+        });
+      }
+    });
+  };
+
+  session.connectionStatusChanged.connect((_, status) => {
+    if (status === 'connected') {
+      offer();
+    } else {
+      confirmed = false;
+    }
+  });
+  session.messageReceived.connect((_, message) => {
+    if ((message.type as string) === 'coda-flow') {
+      confirmed = true;
+      return;
+    }
+    const data = message.content?.[0];
+    if (!confirmed || message.type !== 'stdout' || typeof data !== 'string') {
+      return;
+    }
+    const from = connection;
+    if (document.hidden) {
+      // A hidden page parses only when the browser lets its timers run
+      // (about once a second): acknowledging on arrival keeps a program in
+      // a background tab running at full speed, as without flow control.
+      acknowledge(from, data.length);
+      return;
+    }
+    // The widget's own handler writes the message, possibly after this one:
+    // the empty write goes in once every handler has run.
+    void xterm.then(term => {
+      if (term) {
+        term.write('', () => acknowledge(from, data.length));
+      }
+    });
+  });
+  if (session.connectionStatus === 'connected') {
+    offer();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Reattaching to a running terminal (a page reload, a reconnect) replays its
+ * recent output, and that output holds the queries programs sent earlier:
+ * device attributes, cursor position, colours. xterm.js answers them again
+ * while it parses the replay, and JupyterLab sends every answer to the
+ * program as if typed: junk at a shell prompt, keystrokes inside an agent.
+ *
+ * So from each (re)connection until xterm has parsed the replay, input that
+ * consists only of terminal replies is dropped. What the user types still
+ * goes through: keys never look like these reports.
+ *
+ * A full-screen program's replay is often cut (terminado keeps only recent
+ * output), so once it is parsed a program on the alternate screen is asked
+ * to redraw: the size is set one row smaller and back, which sends it
+ * SIGWINCH (setting an unchanged size sends nothing).
+ */
+import type { ITerminal } from '@jupyterlab/terminal';
+import type { Terminal } from '@jupyterlab/services';
+
+import { Xterm, xtermOf } from './xterm';
+
+// Reports a terminal sends unasked only in answer to a query: DA1/DA2
+// (`CSI ? … c`, `CSI > … c`), cursor position and status (`CSI … R`,
+// `CSI … n`), mode reports (`CSI ? … $ y`), window reports (`CSI … t`),
+// OSC colour answers and DCS answers (XTVERSION, DECRQSS).
+const REPLY =
+  // eslint-disable-next-line no-control-regex
+  /^(?:\x1b\[[?>]?[\d;]*[cRnt]|\x1b\[\?[\d;]*\$y|\x1b\]\d+;[^\x07\x1b]*(?:\x07|\x1b\\)|\x1bP[^\x1b]*\x1b\\)+$/;
+
+/** Whether `data` (one xterm onData payload) is nothing but terminal replies. */
+export function isTerminalReply(data: string): boolean {
+  return REPLY.test(data);
+}
+
+// A connection whose replay does not arrive within this long has none
+// (terminado sends it right after the handshake).
+const NO_REPLAY_MS = 1000;
+
+export function guardReattach(terminal: ITerminal.ITerminal): void {
+  const session: Terminal.ITerminalConnection = terminal.session;
+  let replaying = false;
+  let fallback: ReturnType<typeof setTimeout> | undefined;
+
+  const finish = (): void => {
+    replaying = false;
+    clearTimeout(fallback);
+  };
+  const redraw = (term: Xterm): void => {
+    if (term.buffer.active.type !== 'alternate' || term.rows < 2) {
+      return;
+    }
+    const { offsetHeight, offsetWidth } = terminal.node;
+    for (const rows of [term.rows - 1, term.rows]) {
+      send({
+        type: 'set_size',
+        content: [rows, term.cols, offsetHeight, offsetWidth]
+      });
+    }
+  };
+  // Called once the replay's message has been handed to xterm (the widget
+  // writes it in its own handler, which may run after ours, hence the
+  // microtask): an empty write's callback runs once everything before it
+  // has been parsed, answers included.
+  const afterParse = (): void => {
+    void Promise.resolve()
+      .then(() => xtermOf(terminal))
+      .then(term => {
+        if (!term) {
+          finish();
+          return;
+        }
+        term.write('', () => {
+          finish();
+          redraw(term);
+        });
+      });
+  };
+  const start = (): void => {
+    replaying = true;
+    clearTimeout(fallback);
+    fallback = setTimeout(finish, NO_REPLAY_MS);
+  };
+
+  const send = session.send.bind(session);
+  session.send = (message: Terminal.IMessage): void => {
+    const data = message.content?.[0];
+    if (
+      replaying &&
+      message.type === 'stdin' &&
+      typeof data === 'string' &&
+      isTerminalReply(data)
+    ) {
+      return;
+    }
+    send(message);
+  };
+  session.connectionStatusChanged.connect((_, status) => {
+    if (status === 'connected') {
+      start();
+    }
+  });
+  session.messageReceived.connect((_, message) => {
+    if (replaying && message.type === 'stdout') {
+      clearTimeout(fallback);
+      afterParse();
+    }
+  });
+  if (session.connectionStatus === 'connected') {
+    // Already connected: the replay may sit in the widget's buffer, which it
+    // writes as soon as xterm exists.
+    start();
+    afterParse();
+  }
+}
