@@ -17,6 +17,8 @@ LAB_SOURCES := $(shell find labextension/src labextension/style labextension/sch
 BUILT_LAB := coda_jupyter/labextension/static/style.js
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM ?= /usr/bin/chromium
+CHP_VERSION := 5.3.0
+CHP := $(STAMPS)/chp/node_modules/.bin/configurable-http-proxy
 
 .PHONY: lab test lint build clean help deploy app-status screenshots
 
@@ -29,7 +31,7 @@ lab: $(STAMPS)/installed ## set up (incrementally) and start JupyterLab on $$POR
 build: $(BUILT_LAB) ## build the lab extension into coda_jupyter/labextension
 
 # Lint comes first: a lint error fails `make test` before the slow tests start.
-test: lint $(STAMPS)/chromium ## install test deps, lint, and run all tests
+test: lint $(STAMPS)/chromium $(CHP) ## install test deps, lint, and run all tests
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 lint: $(STAMPS)/test-deps ## check the Python code with ruff and mypy (settings in pyproject.toml)
@@ -66,6 +68,10 @@ $(STAMPS)/installed: pyproject.toml $(BUILT_LAB) jupyter-config/server-config/co
 $(STAMPS)/test-deps: pyproject.toml $(STAMPS)/installed
 	SKIP_JUPYTER_BUILDER=1 $(BIN)/pip install --quiet --no-build-isolation --editable ".[test]"
 	@touch $@
+
+# tests/hub runs a real JupyterHub, whose proxy is configurable-http-proxy from npm (pinned).
+$(CHP):
+	npm install --prefix $(STAMPS)/chp --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
 
 # Browser tests drive Debian's Chromium: Playwright cannot download its own here.
 $(STAMPS)/chromium:

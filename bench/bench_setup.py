@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.install import InstallSettings
 from coda_jupyter.setup import SetupEngine
+from coda_jupyter.setup.installers import InstallSettings
 from coda_jupyter.setup.plan import build_plan
 from coda_jupyter.setup.tools import ToolSettings
 

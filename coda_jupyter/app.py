@@ -14,7 +14,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
-from .agents import AgentSpec, Catalogue
+from .agents import AgentSpec, Catalogue, overlay
 from .agents.probe import AgentProber
 from .agents.writers import ConfigContext, MlflowSettings, Models, RemoteMcpServer
 from .auth.credentials import (
@@ -38,8 +38,10 @@ from .handlers.uploads import UploadStore
 from .mcp import McpServer
 from .notebooks import SETTINGS_KEY as NOTEBOOKS_KEY
 from .setup.service import SetupService
+from .sync.hooks import terminal_git_env
 from .tasks import SETTINGS_KEY as TASKS_KEY
 from .tasks import TaskRunner, setup_tasks
+from .terminals.activity import AgentActivity
 from .terminals.admission import AgentAdmission
 from .terminals.culling import TerminalCuller
 from .terminals.environment import terminal_env_changes, terminal_path
@@ -57,7 +59,7 @@ class CodaApp(ExtensionApp):
 
     name = "coda_jupyter"
     load_other_extensions = True
-    classes = [UploadStore, TaskRunner, McpServer, AgentAdmission, TerminalCuller, SetupService]
+    classes = [UploadStore, TaskRunner, McpServer, AgentAdmission, TerminalCuller, AgentActivity, SetupService]
 
     agents = Dict(
         per_key_traits=None,
@@ -161,7 +163,10 @@ class CodaApp(ExtensionApp):
     ).tag(config=True)
 
     gateway_port = Int(
-        0, help="Loopback port of the local model gateway; 0 picks a free port at each start."
+        0,
+        help="""Loopback port of the local model gateway. 0: a free port chosen once,
+        recorded in state_dir/gateway-port and bound again at each start (a new one
+        when another program holds it).""",
     ).tag(config=True)
 
     gateway_max_body = Int(
@@ -217,6 +222,15 @@ class CodaApp(ExtensionApp):
 
     mlflow_tracing = Bool(True, help="Trace Claude Code sessions to MLflow.").tag(config=True)
 
+    write_user_configs = Bool(
+        False,
+        help="""Locally, write agent configs into your own HOME (~/.claude, ~/.codex,
+        ~/.gemini, ~/.config/opencode, ~/.hermes) as well as agent instructions and
+        skill links. Off: they go to an overlay under data_dir (agent-home) that only
+        agents started in this server's terminals read. A Databricks App always
+        writes HOME, which it owns.""",
+    ).tag(config=True)
+
     mlflow_experiment = Unicode(
         "", help="MLflow experiment for Claude Code traces. Default: /Users/{user}/{app name}."
     ).tag(config=True)
@@ -225,6 +239,13 @@ class CodaApp(ExtensionApp):
         "",
         help="MLflow tracking URI. Default: the workspace when credentials exist, else a local store under data_dir.",
     ).tag(config=True)
+
+    @property
+    def overlay_home(self) -> Path | None:
+        """Where agent configs go instead of HOME; None when HOME is ours to write."""
+        if self.apps_mode or self.write_user_configs:
+            return None
+        return overlay.overlay_dir(Path(self.data_dir))
 
     @property
     def apps_mode(self) -> bool:
@@ -248,6 +269,14 @@ class CodaApp(ExtensionApp):
         )
         self.culler = TerminalCuller(
             parent=self, terminals=self.terminal_manager, candidates=self.admission.agent_terminals
+        )
+        # Agents' pty output and running tasks count as server activity (a hub's idle culler reads it).
+        self.activity = AgentActivity(
+            parent=self,
+            settings=lambda: self.server.web_app.settings,
+            terminals=self.terminal_manager,
+            agent_terminals=self.admission.agent_terminals,
+            running_tasks=self._running_tasks,
         )
         self.credentials = CredentialManager(
             self.databricks_host or None,
@@ -324,6 +353,7 @@ class CodaApp(ExtensionApp):
             skill_dirs=tuple(Path(path).expanduser() for path in self.skill_dirs),
             workspace_dir=Path(self.server.root_dir).expanduser(),
             apps_mode=self.apps_mode,
+            overlay_home=self.overlay_home,
             mlflow=MlflowSettings(
                 enabled=self.mlflow_tracing,
                 tracking_uri=tracking_uri,
@@ -343,6 +373,7 @@ class CodaApp(ExtensionApp):
         if self.token_service is not None:
             await self._start_service("token service", self.token_service.start)
         await self._start_service("terminal culler", self.culler.start)
+        await self._start_service("agent activity reporting", self.activity.start)
         if self.setup_enabled:
             await self._start_service("setup engine", self.setup.start)
         await self._start_service("Databricks credentials", self._start_credentials)
@@ -380,6 +411,7 @@ class CodaApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self.culler.stop()
+        self.activity.stop()
         await self.setup.stop()
         await self.credentials.stop()
         await self.gateway.stop()
@@ -423,7 +455,17 @@ class CodaApp(ExtensionApp):
             **sdk_auth_env(self.token_service, self.credentials.status()["host"]),
             # What local processes (agents, coda-bridge) need to call this server.
             **server_access_env(self.serverapp),
+            # Locally the sync hook reaches git through the terminal, not ~/.gitconfig.
+            **({} if self.apps_mode or self.write_user_configs else terminal_git_env()),
+            **self._config_home_env(),
         }
+
+    def _config_home_env(self) -> dict[str, str | None]:
+        """Point each agent at the overlay, so the user's own configs stay as they are."""
+        home = self.overlay_home
+        if home is None:
+            return {}
+        return dict(overlay.terminal_variables(self.catalogue, home))
 
     def terminal_manager(self) -> Any:
         manager = self.server.web_app.settings.get("terminal_manager")

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents import BUILTIN, AgentSpec
-from coda_jupyter.agents.install import InstallSettings, InstallTarget
+from coda_jupyter.setup.installers import InstallSettings, InstallTarget, ensure
 from coda_jupyter.setup.step import StepContext
 
 OPT_OUT = "CODA_TEST_SKIP_REAL_CLIS"
@@ -130,7 +130,7 @@ async def _install(agent: AgentSpec) -> InstalledCli | InstallFailure:
         started = time.monotonic()
         try:
             outcome = await asyncio.wait_for(
-                agent.install.ensure(context, InstallTarget(agent.id, agent.executable), settings), INSTALL_TIMEOUT
+                ensure(agent.install, context, InstallTarget(agent.id, agent.executable), settings), INSTALL_TIMEOUT
             )
         except Exception as exc:  # any failure is reported to the tests, never swallowed
             return InstallFailure(agent.id, f"{type(exc).__name__}: {exc}", log_path.read_text("utf-8", "replace"))
@@ -197,8 +197,13 @@ async def run_cli_async(
     """
     with open(stdin or os.devnull, "rb") as source:
         process = await asyncio.create_subprocess_exec(
-            *argv, env=dict(env), cwd=cwd, stdin=source, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            *argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=source,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
     communicate = asyncio.ensure_future(process.communicate())
     try:

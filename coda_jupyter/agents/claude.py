@@ -2,7 +2,7 @@
 
 from .headless import HeadlessSpec
 from .install import NpmInstall
-from .spec import ICON_DIR, AgentSpec
+from .spec import ICON_DIR, AgentSpec, ConfigHome
 from .writers.claude import MCP_CLIENT
 from .writers.claude import WRITER as CONFIG_WRITER
 
@@ -30,4 +30,17 @@ SPEC = AgentSpec(
     # User memory; Claude Code reads it in every project.
     instructions_file=".claude/CLAUDE.md",
     subagents_dir=".claude/agents",
+    # CLAUDE_CONFIG_DIR moves ~/.claude as a whole, .claude.json included (it
+    # then lives inside the folder); login is .credentials.json there.
+    config_home=ConfigHome(
+        variables={"CLAUDE_CONFIG_DIR": ".claude"},
+        merged={
+            ".claude/settings.json": ".claude/settings.json",
+            ".claude/.claude.json": ".claude.json",
+            ".claude/CLAUDE.md": ".claude/CLAUDE.md",
+        },
+        linked=(".claude/.credentials.json", ".claude/commands", ".claude/output-styles"),
+        linked_entries=(".claude/skills", ".claude/agents"),
+        skill_dirs=(".claude/skills",),
+    ),
 )

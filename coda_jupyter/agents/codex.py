@@ -2,7 +2,7 @@
 
 from .headless import HeadlessSpec
 from .install import NpmInstall
-from .spec import ICON_DIR, AgentSpec
+from .spec import ICON_DIR, AgentSpec, ConfigHome
 from .writers.codex import MCP_CLIENT
 from .writers.codex import WRITER as CONFIG_WRITER
 
@@ -29,4 +29,17 @@ SPEC = AgentSpec(
     model_route="openai",
     # $CODEX_HOME/AGENTS.md, with CODEX_HOME at its default like the config writer.
     instructions_file=".codex/AGENTS.md",
+    # CODEX_HOME holds config.toml, .env (read at start), AGENTS.md, the
+    # login (auth.json) and user skills; ~/.agents/skills is still read from HOME.
+    config_home=ConfigHome(
+        variables={"CODEX_HOME": ".codex"},
+        merged={
+            ".codex/config.toml": ".codex/config.toml",
+            ".codex/.env": ".codex/.env",
+            ".codex/AGENTS.md": ".codex/AGENTS.md",
+        },
+        linked=(".codex/auth.json", ".codex/prompts"),
+        linked_entries=(".codex/skills",),
+        skill_dirs=(".codex/skills",),
+    ),
 )

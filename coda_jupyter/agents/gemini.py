@@ -2,7 +2,7 @@
 
 from .headless import HeadlessSpec
 from .install import NpmInstall
-from .spec import ICON_DIR, AgentSpec
+from .spec import ICON_DIR, AgentSpec, ConfigHome
 from .writers.gemini import MCP_CLIENT
 from .writers.gemini import WRITER as CONFIG_WRITER
 
@@ -28,4 +28,18 @@ SPEC = AgentSpec(
     model_route="gemini",
     # Global context file (context.fileName defaults to GEMINI.md).
     instructions_file=".gemini/GEMINI.md",
+    # GEMINI_CLI_HOME replaces the home folder Gemini CLI finds ~/.gemini and
+    # ~/.agents/skills in; the overlay is that home.
+    config_home=ConfigHome(
+        variables={"GEMINI_CLI_HOME": "."},
+        merged={
+            ".gemini/settings.json": ".gemini/settings.json",
+            ".gemini/.env": ".gemini/.env",
+            ".gemini/trustedFolders.json": ".gemini/trustedFolders.json",
+            ".gemini/GEMINI.md": ".gemini/GEMINI.md",
+        },
+        linked=(".gemini/oauth_creds.json", ".gemini/google_accounts.json", ".gemini/commands"),
+        linked_entries=(".gemini/skills", ".agents/skills"),
+        skill_dirs=(".agents/skills",),
+    ),
 )

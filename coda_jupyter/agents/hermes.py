@@ -2,7 +2,7 @@
 
 from .headless import HeadlessSpec
 from .install import PypiVenvInstall
-from .spec import ICON_DIR, AgentSpec
+from .spec import ICON_DIR, AgentSpec, ConfigHome
 from .writers.hermes import MCP_CLIENT
 from .writers.hermes import WRITER as CONFIG_WRITER
 
@@ -29,4 +29,11 @@ SPEC = AgentSpec(
     # system prompt (agent/prompt_builder.py load_soul_md); AGENTS.md and
     # .hermes.md are only read from the working directory.
     instructions_file=".hermes/SOUL.md",
+    # HERMES_HOME holds config.yaml, SOUL.md, .env and auth.json; its own
+    # skills folder is read through skills.external_dirs (writers/hermes.py).
+    config_home=ConfigHome(
+        variables={"HERMES_HOME": ".hermes"},
+        merged={".hermes/config.yaml": ".hermes/config.yaml", ".hermes/SOUL.md": ".hermes/SOUL.md"},
+        linked=(".hermes/.env", ".hermes/auth.json"),
+    ),
 )

@@ -1,94 +1,14 @@
-"""How an agent gets installed: the specs that hang off ``AgentSpec.install``.
+"""What an agent installs from: the declarations that hang off ``AgentSpec.install``.
 
-Each spec pins a version (overridable per agent, see ``setup.plan``), installs
-under the user's home without touching the server's own environment, proves
-the CLI runs (``--version``) and records that proof in a marker file so a
-restart with the pinned version present finishes without the network.
+Only data: the package and its pinned version (overridable per agent, see
+``setup.plan``). How a declaration is installed, verified and recorded is
+the setup concern's (``setup/installers.py``), so the catalogue does not
+depend on the machinery that runs it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import re
-import sys
-import time
 from dataclasses import dataclass, field, replace
-from importlib import metadata
-from pathlib import Path
-from typing import Protocol
-
-from packaging.requirements import Requirement
-
-from ..setup.node_range import parse_version, satisfies
-from ..setup.step import StepContext, StepError, run
-from ..util.files import atomic_write_json, read_json
-
-
-@dataclass(frozen=True)
-class InstallSettings:
-    """Where installs go and which registries/caches they use."""
-
-    home: Path
-    npm: str = "npm"
-    node: str = "node"
-    # Interpreter the Hermes venv is built from (the server's own by default).
-    python: str = sys.executable
-    npm_cache: Path | None = None
-    npm_registry: str | None = None
-    pip_cache: Path | None = None
-    pip_index_url: str | None = None
-    verify_timeout: float = 60.0
-
-    @property
-    def prefix(self) -> Path:
-        return self.home / ".local"
-
-    @property
-    def bin_dir(self) -> Path:
-        return self.prefix / "bin"
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / ".local" / "share" / "coda-jupyter"
-
-    @property
-    def venv_root(self) -> Path:
-        return self.data_dir / "venvs"
-
-    def marker(self, name: str) -> Path:
-        return self.data_dir / "installed" / f"{name}.json"
-
-    def env(self, base: dict[str, str]) -> dict[str, str]:
-        env = dict(base)
-        path = [str(self.bin_dir), *[p for p in env.get("PATH", os.defpath).split(os.pathsep) if p]]
-        env.update(
-            HOME=str(self.home),
-            PATH=os.pathsep.join(dict.fromkeys(path)),
-            npm_config_update_notifier="false",
-            npm_config_fund="false",
-            npm_config_audit="false",
-            PIP_DISABLE_PIP_VERSION_CHECK="1",
-            NO_COLOR="1",
-        )
-        return env
-
-
-@dataclass(frozen=True)
-class InstallTarget:
-    """The agent an install step is for."""
-
-    agent_id: str
-    executable: str
-
-
-class Installer(Protocol):
-    version: str
-
-    def with_version(self, version: str) -> Installer: ...
-
-    async def ensure(self, ctx: StepContext, target: InstallTarget, settings: InstallSettings) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -100,47 +20,6 @@ class NpmInstall:
 
     def with_version(self, version: str) -> NpmInstall:
         return replace(self, version=version)
-
-    def installed_version(self, settings: InstallSettings) -> str | None:
-        manifest = settings.prefix / "lib" / "node_modules" / self.package / "package.json"
-        data = read_json(manifest, None)
-        return data.get("version") if isinstance(data, dict) else None
-
-    async def ensure(self, ctx: StepContext, target: InstallTarget, settings: InstallSettings) -> str:
-        env = settings.env(ctx.env)
-        executable = settings.bin_dir / target.executable
-        marker = _Marker(settings.marker(target.agent_id), self.package, self.version)
-        present = self.installed_version(settings)
-        if present == self.version and executable.exists() and marker.holds():
-            return f"already installed {self.version}"
-        if present != self.version:
-            await self._check_node_engine(ctx, settings, env)
-            argv = [settings.npm, "install", "-g", "--prefix", str(settings.prefix)]
-            argv += _option("--cache", settings.npm_cache) + _option("--registry", settings.npm_registry)
-            await run(ctx, [*argv, f"{self.package}@{self.version}"], env=env)
-            present = self.installed_version(settings)
-            if present != self.version:
-                raise StepError(f"npm finished but {self.package} is at {present or 'nothing'}, not {self.version}")
-        if not executable.exists():
-            raise StepError(f"npm installed {self.package}@{self.version} but {executable} is missing")
-        await _verify(ctx, executable, self.version, env, settings.verify_timeout)
-        marker.write()
-        return f"installed {self.version}"
-
-    async def _check_node_engine(self, ctx: StepContext, settings: InstallSettings, env: dict[str, str]) -> None:
-        spec = f"{self.package}@{self.version}"
-        argv = [settings.npm, "view", spec, "engines", "--json"]
-        argv += _option("--cache", settings.npm_cache) + _option("--registry", settings.npm_registry)
-        output = await run(ctx, argv, env=env)
-        node_range = _engines_node(output)
-        if node_range is None:
-            return
-        node_text = (await run(ctx, [settings.node, "--version"], env=env)).strip()
-        if not satisfies(parse_version(node_text), node_range):
-            raise StepError(
-                f"{spec} needs node {node_range} but this machine has node {node_text}; "
-                f"pin an older {self.package} or upgrade node"
-            )
 
 
 @dataclass(frozen=True)
@@ -161,119 +40,5 @@ class PypiVenvInstall:
     def with_version(self, version: str) -> PypiVenvInstall:
         return replace(self, version=version)
 
-    def venv(self, target: InstallTarget, settings: InstallSettings) -> Path:
-        return settings.venv_root / target.agent_id
 
-    def installed_version(self, venv: Path) -> str | None:
-        wanted = _normalize(self.package)
-        for site in sorted(venv.glob("lib/python*/site-packages")):
-            for dist in metadata.distributions(path=[str(site)]):
-                if _normalize(dist.metadata["Name"] or "") == wanted:
-                    return dist.version
-        return None
-
-    def missing_extras(self, venv: Path) -> list[str]:
-        """Requirements of our extras that the venv lacks (an install made before they were asked for)."""
-        missing: list[str] = []
-        if not self.extras:
-            return missing
-        for site in sorted(venv.glob("lib/python*/site-packages")):
-            dists = {_normalize(d.metadata["Name"] or ""): d for d in metadata.distributions(path=[str(site)])}
-            ours = dists.get(_normalize(self.package))
-            for line in (ours.requires or []) if ours is not None else []:
-                requirement = Requirement(line)
-                marker = requirement.marker
-                # Only what an extra adds: a base dependency holds without any extra too.
-                wanted = (
-                    marker is not None
-                    and not marker.evaluate({"extra": ""})
-                    and any(marker.evaluate({"extra": extra}) for extra in self.extras)
-                )
-                if wanted and _normalize(requirement.name) not in dists:
-                    missing.append(requirement.name)
-        return missing
-
-    async def ensure(self, ctx: StepContext, target: InstallTarget, settings: InstallSettings) -> str:
-        env = settings.env(ctx.env)
-        venv = self.venv(target, settings)
-        names = (target.executable, *self.extra_links)
-        links = {settings.bin_dir / name: venv / "bin" / name for name in names}
-        # The marker names the extras too: an install without them is not this one.
-        marker = _Marker(settings.marker(target.agent_id), self.requirement, self.version)
-        present = self.installed_version(venv)
-        linked = all(link.is_symlink() and link.resolve() == dest.resolve() for link, dest in links.items())
-        if present == self.version and linked and marker.holds():
-            return f"already installed {self.version}"
-        if present != self.version or self.missing_extras(venv):
-            python = venv / "bin" / "python"
-            if not python.exists():
-                await run(ctx, [settings.python, "-m", "venv", "--clear", str(venv)], env=env)
-            argv = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
-            argv += _option("--cache-dir", settings.pip_cache) + _option("--index-url", settings.pip_index_url)
-            await run(ctx, [*argv, f"{self.requirement}=={self.version}"], env=env)
-            present = self.installed_version(venv)
-            if present != self.version:
-                raise StepError(f"pip finished but {self.package} is at {present or 'nothing'}, not {self.version}")
-        for link, dest in links.items():
-            if not dest.exists():
-                raise StepError(f"{self.package} {self.version} has no {dest.name} script in {venv}")
-            _symlink(link, dest)
-        await _verify(ctx, settings.bin_dir / target.executable, self.version, env, settings.verify_timeout)
-        marker.write()
-        return f"installed {self.version}"
-
-
-@dataclass(frozen=True)
-class _Marker:
-    """Proof that a pinned version was installed and answered ``--version``."""
-
-    path: Path
-    package: str
-    version: str
-
-    def holds(self) -> bool:
-        data = read_json(self.path, None)
-        return isinstance(data, dict) and data.get("package") == self.package and data.get("version") == self.version
-
-    def write(self) -> None:
-        atomic_write_json(
-            self.path, {"package": self.package, "version": self.version, "verified_at": time.time()}, mode=0o644
-        )
-
-
-async def _verify(ctx: StepContext, executable: Path, version: str, env: dict[str, str], timeout: float) -> None:
-    """npm 11 may skip install scripts and still exit 0: only a working CLI counts."""
-    try:
-        output = await asyncio.wait_for(run(ctx, [str(executable), "--version"], env=env), timeout)
-    except asyncio.TimeoutError:
-        raise StepError(f"{executable.name} --version did not answer within {timeout:g}s") from None
-    if version not in output:
-        raise StepError(f"{executable.name} --version printed {output.strip()[:200]!r}, expected {version}")
-
-
-def _engines_node(npm_view_output: str) -> str | None:
-    start, end = npm_view_output.find("{"), npm_view_output.rfind("}")
-    if start < 0 or end < start:
-        return None
-    try:
-        engines = json.loads(npm_view_output[start : end + 1])
-    except ValueError:
-        return None
-    node = engines.get("node") if isinstance(engines, dict) else None
-    return node if isinstance(node, str) and node.strip() else None
-
-
-def _option(flag: str, value: object | None) -> list[str]:
-    return [] if value is None else [flag, str(value)]
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _symlink(link: Path, dest: Path) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    temp = link.with_name(f".{link.name}.coda-tmp")
-    temp.unlink(missing_ok=True)
-    temp.symlink_to(dest)
-    os.replace(temp, link)
+Install = NpmInstall | PypiVenvInstall

@@ -2,7 +2,7 @@
 
 from .headless import HeadlessSpec
 from .install import NpmInstall
-from .spec import ICON_DIR, AgentSpec
+from .spec import ICON_DIR, AgentSpec, ConfigHome
 from .writers.opencode import MCP_CLIENT
 from .writers.opencode import WRITER as CONFIG_WRITER
 
@@ -26,4 +26,12 @@ SPEC = AgentSpec(
     model_route="mlflow-filtered",
     # Global rules; OpenCode reads ~/.claude/CLAUDE.md only when this file is missing.
     instructions_file=".config/opencode/AGENTS.md",
+    # OPENCODE_CONFIG_DIR is read after the global config and merged over it,
+    # so the user's own opencode.json (MCP servers, providers) still applies and
+    # is not copied; its AGENTS.md comes before the global one.
+    config_home=ConfigHome(
+        variables={"OPENCODE_CONFIG_DIR": ".config/opencode"},
+        merged={".config/opencode/AGENTS.md": ".config/opencode/AGENTS.md"},
+        skill_dirs=(".config/opencode/skills",),
+    ),
 )

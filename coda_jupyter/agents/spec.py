@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,31 @@ if TYPE_CHECKING:
 
 AGENT_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ICON_DIR = Path(__file__).parent / "icons"
+
+
+@dataclass(frozen=True)
+class ConfigHome:
+    """How one agent reads its configuration from coda's overlay folder.
+
+    Locally the user's HOME is theirs: setup builds the agent's files in an
+    overlay (``agents/overlay.py``) and every Jupyter terminal sets
+    ``variables`` so the agent reads them there. All paths are relative: to
+    the overlay for ``variables`` values and ``skill_dirs``, to HOME (the
+    same path in the overlay) otherwise.
+    """
+
+    # Environment variable -> folder in the overlay it names.
+    variables: Mapping[str, str]
+    # Files copied from HOME as the base coda's keys are merged into, by
+    # their path in the overlay (a file may move, as Claude's .claude.json).
+    merged: Mapping[str, str] = field(default_factory=dict)
+    # Login files and read-only folders reached by symlink, never copied.
+    linked: tuple[str, ...] = ()
+    # Folders whose entries (skills, subagents) are linked one by one, so
+    # coda's own entries can sit beside the user's.
+    linked_entries: tuple[str, ...] = ()
+    # Where the agent finds skills once pointed at the overlay.
+    skill_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +71,10 @@ class AgentSpec:
     # the terminals (the Agent tasks panel shows it); the config writer puts
     # the in-terminal form into the agent's own config.
     mcp_client: McpClientSnippet | None = None
+    # Locally, how Jupyter terminals point the agent at coda's overlay instead
+    # of HOME. None: the agent reads HOME (its configs go there only with
+    # ``write_user_configs`` or in a Databricks App).
+    config_home: ConfigHome | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def icon_svg(self) -> str | None:

@@ -208,6 +208,20 @@ def _is_not_found(err: BaseException) -> bool:
     return isinstance(err, NotFound)
 
 
+
+def _timed_out(err: BaseException) -> bool:
+    """Whether ``err``, or an error it was raised from, is a timeout."""
+    from requests.exceptions import Timeout
+
+    seen: BaseException | None = err
+    for _depth in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (TimeoutError, Timeout)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
 def _scrub(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if secret:
@@ -603,6 +617,10 @@ class CredentialManager:
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
     def _describe(self, err: BaseException, *secrets: str | None) -> str:
+        if _timed_out(err):
+            # Said in our words: the SDK reports a timeout as its own retry
+            # deadline or as the HTTP library's read timeout, depending on its version.
+            return f"Timed out: the workspace did not answer within {self.settings.sdk_http_timeout_seconds:g} s"
         known = [*secrets, self._creds.token if self._creds else None]
         first_line = (str(err) or type(err).__name__).splitlines()[0]
         return _scrub(f"{type(err).__name__}: {first_line}"[:300], known)

@@ -27,6 +27,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler, stream_request_body
 
 from . import filter as content_filter
+from .endpoint import LOOPBACK, PortRecord, bind_recorded
 from .paths import forwarded_query, refusal
 from .routes import ROUTES, Route
 from .upstream import (
@@ -109,6 +110,7 @@ class ModelGateway:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_idle_expiry: float = DEFAULT_IDLE_EXPIRY,
         routes: tuple[Route, ...] = ROUTES,
+        port_record: PortRecord | None = None,
     ) -> None:
         if not local_key:
             raise ValueError("the gateway needs a non-empty local key")
@@ -124,6 +126,7 @@ class ModelGateway:
         self.pool_idle_expiry = pool_idle_expiry
         self.routes = {route.name: route for route in routes}
         self._requested_port = port
+        self._port_record = port_record
         self._port: int | None = None
         self._server: HTTPServer | None = None
         self._pool: UpstreamPool | None = None
@@ -135,10 +138,18 @@ class ModelGateway:
     # -- lifecycle
 
     async def start(self) -> None:
-        """Bind 127.0.0.1 on the running loop; with port 0 the OS picks and :attr:`port` tells."""
+        """Bind 127.0.0.1 on the running loop; :attr:`port` tells which port.
+
+        A non-zero ``port`` is bound as given. With port 0 and a
+        ``port_record`` the recorded port is reused when free (see
+        ``gateway.endpoint``); without a record the OS picks one.
+        """
         if self._server is not None:
             return
-        sockets = bind_sockets(self._requested_port, "127.0.0.1")
+        if self._requested_port == 0 and self._port_record is not None:
+            sockets = bind_recorded(self._port_record)
+        else:
+            sockets = bind_sockets(self._requested_port, LOOPBACK)
         app = Application(
             # Every target, absolute URLs included, reaches the handler: it
             # reads the raw path itself, so nothing is decoded before the checks.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,12 @@ from typing import Any
 from ..auth.credentials import CredentialManager
 from ..auth.gateway_discovery import Gateway, GatewayResolver
 from ..util.files import atomic_write
+from .endpoint import PORT_FILE_NAME, PortRecord, private_dir
 from .routes import Route, upstream_base
 from .server import ModelGateway
 from .upstream import DEFAULT_POOL_SIZE
+
+log = logging.getLogger("coda_jupyter.gateway")
 
 
 def load_local_key(path: Path) -> str:
@@ -19,8 +23,13 @@ def load_local_key(path: Path) -> str:
 
     It outlives restarts so agent config files written earlier stay valid;
     it is not a Databricks credential, so a leak cannot reach the workspace
-    without also reaching this machine's loopback.
+    without also reaching this machine's loopback. Its folder is kept 0700.
     """
+    try:
+        private_dir(path.parent)
+    except PermissionError as err:
+        # Not fatal to the server: the key file itself is still 0600.
+        log.warning("model gateway: %s", err)
     try:
         key = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -32,7 +41,11 @@ def load_local_key(path: Path) -> str:
 
 
 class GatewayService:
-    """Runs :class:`ModelGateway` with the current token and the discovered upstream."""
+    """Runs :class:`ModelGateway` with the current token and the discovered upstream.
+
+    With ``port`` 0 it listens on the port recorded next to the key (in the
+    state folder), chosen at the first start (see ``gateway.endpoint``).
+    """
 
     def __init__(
         self,
@@ -54,6 +67,7 @@ class GatewayService:
             port=port,
             max_body_size=max_body_size,
             pool_size=pool_size,
+            port_record=PortRecord(key_path.parent / PORT_FILE_NAME),
         )
 
     @property
@@ -100,4 +114,3 @@ class GatewayService:
         if creds is None or self._credentials.state() == "expired":
             return None
         return creds.token
-

@@ -12,6 +12,7 @@ from .openapi import OpenApiHandler
 from .setup import SetupHandler, SetupRetryHandler
 from .sync import SyncHandler
 from .tasks import ROUTES as TASK_ROUTES
+from .terminal_http import ROUTES as TERMINAL_HTTP_ROUTES
 from .uploads import ROUTES as UPLOAD_ROUTES
 
 ROUTES: list[tuple[str, type]] = [
@@ -28,4 +29,5 @@ ROUTES: list[tuple[str, type]] = [
     *MCP_ROUTES,
     *TASK_ROUTES,
     *NOTEBOOK_ROUTES,
+    *TERMINAL_HTTP_ROUTES,
 ]

@@ -70,8 +70,8 @@ class TaskTranscriptHandler(_TaskBase):
             raw = runner.store.paths(task_id).transcript.read_bytes()
         except FileNotFoundError:
             raw = b""
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(strip_ansi(raw.decode("utf-8", "replace")))
+        # Jupyter's API handlers label every reply JSON unless told otherwise.
+        self.finish(strip_ansi(raw.decode("utf-8", "replace")), set_content_type="text/plain; charset=utf-8")
 
 
 class TaskCancelHandler(_TaskBase):

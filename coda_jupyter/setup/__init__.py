@@ -1,8 +1,7 @@
 """Background setup: a graph of steps run in parallel with live status.
 
-Kept import-light on purpose: ``agents.install`` imports ``setup.step``
-while the catalogue is still loading, so ``plan`` (which imports the
-catalogue types) is imported explicitly by whoever builds the graph.
+Imports only the engine and the step primitives: the plan and the config
+steps import the catalogue, and are imported by whoever builds the graph.
 """
 
 from .engine import SetupEngine

@@ -75,9 +75,7 @@ class SetupEngine:
         self._env = scrubbed_environ(env)
         self._secrets = {s for s in secrets if len(s) >= _MIN_SECRET_CHARS}
         self._secrets.update(
-            value
-            for name, value in os.environ.items()
-            if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_CHARS
+            value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_CHARS
         )
         self._tail_lines = log_tail_lines
         self._started = False
@@ -104,10 +102,6 @@ class SetupEngine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    def set_condition(self, name: str, condition: Condition) -> None:
-        self._conditions[name] = condition
-        self.condition_changed(name)
 
     def condition_changed(self, name: str) -> None:
         """Re-check steps bound to ``name`` (and steps skipped because of them)."""
@@ -155,9 +149,7 @@ class SetupEngine:
         if self._changed is None:
             raise RuntimeError("the setup engine has not been started")
         async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: self.version != version), timeout
-            )
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.version != version), timeout)
         return self.version
 
     async def wait_settled(self, timeout: float | None = None) -> dict[str, Any]:
@@ -327,11 +319,6 @@ class SetupEngine:
         for secret in self._secrets:
             text = text.replace(secret, "****")
         return text
-
-    def add_secret(self, value: str) -> None:
-        """Never show ``value`` in errors or log tails (e.g. a freshly entered token)."""
-        if len(value) >= _MIN_SECRET_CHARS:
-            self._secrets.add(value)
 
     def _notify(self) -> None:
         self.version += 1

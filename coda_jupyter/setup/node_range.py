@@ -115,4 +115,3 @@ def _comparator_holds(version: Version, token: str) -> bool:
     else:
         ceiling = (0, 0, patch + 1)
     return (major, minor, patch) <= version < ceiling
-

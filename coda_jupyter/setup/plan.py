@@ -2,9 +2,9 @@
 
 Pinned versions live on each agent's ``SPEC.install`` and on each tool; a
 ``{id: version}`` mapping (the ``CodaApp`` default map) overrides them.
-Config-writer steps arrive later as ``extra_steps`` and may depend on the
-install steps by id (``install_step_id(agent_id)``) and on conditions such
-as ``DATABRICKS_CREDENTIALS``.
+Config-writer steps (``configure.py``) are added by the setup service and
+may depend on the install steps by id (``install_step_id(agent_id)``) and on
+conditions such as ``DATABRICKS_CREDENTIALS``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
-from ..agents.install import Installer, InstallSettings, InstallTarget
+from ..agents.install import Install
 from ..agents.spec import AgentSpec
+from .installers import InstallSettings, InstallTarget, ensure
 from .step import Condition, Step, StepContext
 from .tools import DEFAULT_TOOLS, ReleaseTool, ToolSettings, check_checksums
 
@@ -28,15 +29,6 @@ def install_step_id(agent_id: str) -> str:
 
 def tool_step_id(tool_id: str) -> str:
     return f"tool-{tool_id}"
-
-
-def default_versions(
-    agents: Iterable[AgentSpec], tools: Iterable[ReleaseTool] = DEFAULT_TOOLS
-) -> dict[str, str]:
-    """Every pinned version by agent or tool id: the defaults the override map starts from."""
-    pins = {spec.id: spec.install.version for spec in agents if spec.install is not None}
-    pins.update({tool.id: tool.version for tool in tools})
-    return pins
 
 
 def credentials_condition(check: Callable[[], bool], local_mode: bool) -> Condition:
@@ -54,9 +46,8 @@ def build_plan(
     tool_settings: ToolSettings,
     versions: Mapping[str, str] | None = None,
     tools: Iterable[ReleaseTool] = DEFAULT_TOOLS,
-    extra_steps: Iterable[Step] = (),
 ) -> list[Step]:
-    """One install step per agent that has ``install``, one per tool, then ``extra_steps``."""
+    """One install step per agent that has ``install``, and one per tool."""
     agents, tools = list(agents), list(tools)
     overrides = dict(versions or {})
     known = {spec.id for spec in agents if spec.install is not None} | {tool.id for tool in tools}
@@ -68,7 +59,7 @@ def build_plan(
     for spec in agents:
         if spec.install is None:
             continue
-        installer: Installer = spec.install
+        installer: Install = spec.install
         if spec.id in overrides:
             installer = installer.with_version(overrides[spec.id])
         target = InstallTarget(agent_id=spec.id, executable=spec.executable)
@@ -91,12 +82,11 @@ def build_plan(
                 timeout=TOOL_TIMEOUT,
             )
         )
-    steps.extend(extra_steps)
     return steps
 
 
-async def _install(installer: Installer, target: InstallTarget, settings: InstallSettings, ctx: StepContext) -> str:
-    return await installer.ensure(ctx, target, settings)
+async def _install(installer: Install, target: InstallTarget, settings: InstallSettings, ctx: StepContext) -> str:
+    return await ensure(installer, ctx, target, settings)
 
 
 async def _tool(tool: ReleaseTool, settings: ToolSettings, ctx: StepContext) -> str:

@@ -12,9 +12,9 @@ from traitlets import Dict, List
 from traitlets.config import Config, Configurable, LoggingConfigurable
 
 from ..agents import AgentSpec
-from ..agents.install import InstallSettings
 from .configure import ContextFactory, configure_steps
 from .engine import SetupEngine
+from .installers import InstallSettings
 from .plan import DATABRICKS_CREDENTIALS, build_plan, credentials_condition
 from .skill_packs import skill_pack_steps, with_skill_packs
 from .step import Step, StepContext, run

@@ -187,6 +187,9 @@ async def _install(source: SkillSource, context: ContextFactory, step: StepConte
     else:
         names = await _fetch_into(source, home, step)
         outcome = f"installed {len(names)} skill(s): {', '.join(names)}"
+    if ctx.overlay_home is not None:
+        # Locally HOME is the user's: the next overlay build links the pack.
+        return outcome
     # Shared at once, like the shipped skills (the skills writer keeps one
     # manifest, so packs removed from the configuration are unlinked too).
     paths = await asyncio.to_thread(skills_writer.write, ctx)

@@ -1,14 +1,32 @@
-"""A global git post-commit hook that syncs ``~/projects`` repositories.
+"""The git post-commit hook that syncs ``~/projects`` repositories.
 
-``core.hooksPath`` (global) points at a folder we own. Git then looks for
-*every* hook there and no longer in a repository's ``.git/hooks``, so besides
-``post-commit`` the folder holds a small forwarder per hook that runs the
-repository's own hook when it has one: a project's pre-commit checks keep
-working. Hooks whose mere presence changes git's behaviour
-(``push-to-checkout``, ``proc-receive``, ``fsmonitor-watchman``, ``p4-*``) get
-no forwarder. A repository with its own local ``core.hooksPath`` (husky and
-friends) overrides ours and is not synced after commits; ``coda-sync`` still
-works there.
+Git looks for hooks in one folder: ``core.hooksPath`` when set, else
+``.git/hooks``. Ours (``hooks_dir()``) holds the ``post-commit`` sync hook and
+a small forwarder per other hook that runs the repository's own hook of that
+name, so a project's pre-commit checks keep working. Hooks whose mere presence
+changes git's behaviour (``push-to-checkout``, ``proc-receive``,
+``fsmonitor-watchman``, ``p4-*``) get no forwarder.
+
+How git is pointed at the folder depends on who owns HOME:
+
+- In a Databricks App (or locally with ``CodaApp.write_user_configs``)
+  ``install_hooks()`` sets the *global* ``core.hooksPath``: every commit on
+  the machine runs our hooks. A repository with its own local
+  ``core.hooksPath`` (husky and friends) overrides ours there and is not
+  synced after commits; ``coda-sync`` still works.
+- Locally, the user's git config is theirs: ``write_hooks()`` only writes
+  the folder and ``terminal_git_env()`` gives Jupyter terminals git's
+  ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` variables,
+  a config entry that exists only for processes started there (agents,
+  tasks, plain shells). A commit from VS Code or another shell never runs
+  our hooks. Such entries outrank every config file, a repository's own
+  ``core.hooksPath`` included, so the forwarders look that one up (ignoring
+  ours) and run the repository's hooks from it: husky keeps working and
+  its repositories sync too.
+
+Either way the post-commit hook syncs only repositories under
+``~/projects`` (where ``coda-sync`` syncs from) and does nothing anywhere
+else, after running the repository's own post-commit hook.
 
 The git identity (user.name / user.email from ``current_user.me()``) is set
 by the shared config writer ``coda_jupyter.agents.writers.git``; this module
@@ -21,11 +39,12 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..agents.writers.context import ConfigContext, ConfigWriter
-from ..agents.writers.git import current
+from ..agents.writers.git import current, owns_global_config
 from ..util.files import atomic_write
 from ..util.isolated import isolated_module_argv
 from .workspace import SyncPaths, default_state_dir, projects_dir
@@ -56,10 +75,30 @@ FORWARDED_HOOKS: tuple[str, ...] = (
     "post-index-change",
 )
 
-_FORWARDER = f"""#!/bin/sh
-# {MARKER}: git's global core.hooksPath points here, so run the
+
+def _own_hooks_lines(target: Path) -> str:
+    """Shell lines setting ``own`` to the folder git would take hooks from without ours.
+
+    The last ``core.hooksPath`` value that is not ours (values come in
+    git's precedence order: system, global, local, worktree, command line),
+    else the repository's ``hooks`` folder. Relative values are relative to
+    the folder git runs hooks in, which is where this script runs.
+    """
+    ours = shlex.quote(str(target))
+    # "-ef" also catches another spelling of our folder, which would make a
+    # forwarder exec itself forever.
+    return f"""own=$(git config --type=path --get-all core.hooksPath 2>/dev/null | while IFS= read -r dir; do
+  [ "$dir" = {ours} ] || [ "$dir" -ef {ours} ] || printf '%s\\n' "$dir"
+done | tail -n 1)
+[ -n "$own" ] || own="$(git rev-parse --git-common-dir 2>/dev/null)/hooks"
+"""
+
+
+def forwarder_script(target: Path) -> str:
+    return f"""#!/bin/sh
+# {MARKER}: git takes its hooks from this folder, so run the
 # repository's own hook of the same name, if it has one.
-own="$(git rev-parse --git-common-dir 2>/dev/null)/hooks/$(basename "$0")"
+{_own_hooks_lines(target)}own="$own/$(basename "$0")"
 if [ -x "$own" ]; then
   exec "$own" "$@"
 fi
@@ -112,7 +151,7 @@ def post_commit_script(python: str, home: Path | None = None, state_dir: Path | 
     return f"""#!/bin/sh
 # {MARKER}: sync repositories under {root} to the Databricks
 # workspace after each commit. Nothing here can fail the commit.
-own="$(git rev-parse --git-common-dir 2>/dev/null)/hooks/post-commit"
+{_own_hooks_lines(hooks_dir(home))}own="$own/post-commit"
 if [ -x "$own" ]; then
   "$own" "$@" || true
 fi
@@ -154,6 +193,44 @@ def _git_config(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _hook_scripts(home: Path, python: str, state_dir: Path | None) -> dict[str, str]:
+    target = hooks_dir(home)
+    wanted = {name: forwarder_script(target) for name in FORWARDED_HOOKS}
+    wanted["post-commit"] = post_commit_script(python, home, state_dir)
+    return wanted
+
+
+def _is_current(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == text and bool(path.stat().st_mode & 0o111)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def write_hooks(
+    home: Path | None = None,
+    *,
+    python: str = sys.executable,
+    state_dir: Path | None = None,
+) -> list[Path]:
+    """Write (or bring up to date) the hooks folder; git is not told about it here.
+
+    Returns the files written (empty when everything was already current).
+    """
+    home = Path(home) if home is not None else Path.home()
+    target = hooks_dir(home)
+    changed: list[Path] = []
+    for name, text in _hook_scripts(home, python, state_dir).items():
+        path = target / name
+        if not _is_current(path, text):
+            atomic_write(path, text, mode=0o755)
+            changed.append(path)
+    SyncPaths.default(state_dir if state_dir is not None else default_state_dir(home)).state_dir.mkdir(
+        parents=True, exist_ok=True
+    )
+    return changed
+
+
 def install_hooks(
     home: Path | None = None,
     *,
@@ -161,10 +238,12 @@ def install_hooks(
     state_dir: Path | None = None,
     force: bool = False,
 ) -> HookInstall:
-    """Write the hooks folder and point the global ``core.hooksPath`` at it.
+    """Write the hooks folder and point the *global* ``core.hooksPath`` at it.
 
-    Idempotent. A global ``core.hooksPath`` the user set to another folder
-    is left alone (``installed=False``) unless ``force``.
+    For a HOME coda owns (a Databricks App) or whose owner opted in
+    (``CodaApp.write_user_configs``). Idempotent. A global
+    ``core.hooksPath`` the user set to another folder is left alone
+    (``installed=False``) unless ``force``.
     """
     home = Path(home) if home is not None else Path.home()
     target = hooks_dir(home)
@@ -177,21 +256,7 @@ def install_hooks(
             f"git core.hooksPath is already {existing}; left alone, so commits are not synced "
             "automatically (run coda-sync by hand)",
         )
-    wanted = {name: _FORWARDER for name in FORWARDED_HOOKS}
-    wanted["post-commit"] = post_commit_script(python, home, state_dir)
-    changed: list[Path] = []
-    for name, text in wanted.items():
-        path = target / name
-        try:
-            same = path.read_text(encoding="utf-8") == text and path.stat().st_mode & 0o111
-        except OSError:
-            same = False
-        if not same:
-            atomic_write(path, text, mode=0o755)
-            changed.append(path)
-    SyncPaths.default(state_dir if state_dir is not None else default_state_dir(home)).state_dir.mkdir(
-        parents=True, exist_ok=True
-    )
+    changed = write_hooks(home, python=python, state_dir=state_dir)
     if existing is None or Path(existing).expanduser() != target:
         result = _git_config(home, "core.hooksPath", str(target))
         if result.returncode != 0:
@@ -200,8 +265,46 @@ def install_hooks(
     return HookInstall(target, True, tuple(changed), f"post-commit sync hook installed in {target}")
 
 
+def hooks_current(home: Path | None = None, *, python: str = sys.executable, state_dir: Path | None = None) -> bool:
+    """Whether the hooks folder holds exactly what ``write_hooks()`` would write.
+
+    Pointing git at a folder that lacks a forwarder, or holds one from an
+    older release, could skip a repository's own hooks (its pre-commit
+    checks among them).
+    """
+    home = Path(home) if home is not None else Path.home()
+    target = hooks_dir(home)
+    return all(_is_current(target / name, text) for name, text in _hook_scripts(home, python, state_dir).items())
+
+
+def terminal_git_env(home: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables that make git in a Jupyter terminal use our hooks folder.
+
+    Git reads ``GIT_CONFIG_COUNT`` entries (git >= 2.31) as command-line
+    configuration: they apply to the processes that inherit them and to
+    nothing else, and no file changes. Entries already in the server's
+    environment are kept; ours is appended after them. Empty until
+    ``write_hooks()`` has brought the folder up to date.
+    """
+    if not hooks_current(home):
+        return {}
+    environ = os.environ if environ is None else environ
+    try:
+        index = max(int(environ.get("GIT_CONFIG_COUNT", "0")), 0)
+    except ValueError:
+        # Git itself refuses to run with a malformed count; do not add to it.
+        return {}
+    return {
+        f"GIT_CONFIG_KEY_{index}": "core.hooksPath",
+        f"GIT_CONFIG_VALUE_{index}": str(hooks_dir(home)),
+        "GIT_CONFIG_COUNT": str(index + 1),
+    }
+
+
 def _write(ctx: ConfigContext) -> list[Path]:
-    return list(install_hooks(ctx.home).changed)
+    if owns_global_config(ctx):
+        return list(install_hooks(ctx.home).changed)
+    return write_hooks(ctx.home)
 
 
 def _no_token(ctx: ConfigContext) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Background agent tasks (issue 6): store, runner and their terminals.
+"""Background agent tasks: store, runner and their terminals.
 
 ``setup_tasks(coda)`` builds the one ``TaskRunner`` of a server and keeps it
 in the web app settings under ``coda_tasks``. ``CodaApp.initialize_settings``

@@ -72,8 +72,11 @@ class _ActiveTask:
         self._written = 0
         self._seen = 0
         self._tail = ""
-        self._transcript: IO[bytes] = open(paths.transcript, "ab")  # noqa: SIM115 (closed in close_transcript)
-        os.chmod(paths.transcript, 0o600)
+        # Created 0600, never readable by others even for an instant: it holds
+        # whatever the agent printed (and is kept until retention).
+        fd = os.open(paths.transcript, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        self._transcript: IO[bytes] = os.fdopen(fd, "ab")
 
     def on_output(self, text: str) -> None:
         data = text.encode("utf-8", "replace")

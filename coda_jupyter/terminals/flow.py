@@ -206,11 +206,9 @@ class ReadGate:
 
 
 def _holders(terminal: PtyWithClients) -> list[Window]:
-    return [
-        client.window
-        for client in terminal.clients
-        if isinstance(client, FlowTermSocket) and client.window is not None and client.window.holding
-    ]
+    # Any client with a window: the websocket's, and the HTTP transport's sessions.
+    windows = (getattr(client, "window", None) for client in terminal.clients)
+    return [window for window in windows if isinstance(window, Window) and window.holding]
 
 
 class _CountsUnflushed(WebSocketHandler):

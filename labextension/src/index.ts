@@ -15,12 +15,14 @@ import { ITerminalTracker } from '@jupyterlab/terminal';
 import { ITranslator } from '@jupyterlab/translation';
 
 import { AgentRegistry } from './agents';
+import { attentionPlugin } from './attention/plugin';
 import { credentialsPlugin } from './credentials/plugin';
 import { notebookRelayPlugin } from './notebook/plugin';
+import { sendToAgentPlugin } from './send/plugin';
 import { setupPlugin } from './setup/plugin';
 import { tasksPlugin } from './tasks/plugin';
 import { terminalFeaturesPlugin } from './terminal/plugin';
-import { ICodaAgents } from './tokens';
+import { ICodaAgents, ICodaTerminals, ITerminals } from './tokens';
 import {
   AgentTerminalWidget,
   CORE_TERMINAL_PLUGIN,
@@ -58,7 +60,8 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
     ITerminalTracker,
     IDefaultFileBrowser,
     ISettingRegistry,
-    ITranslator
+    ITranslator,
+    ICodaTerminals
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -68,7 +71,8 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
     terminalTracker: ITerminalTracker | null,
     fileBrowser: IDefaultFileBrowser | null,
     settingRegistry: ISettingRegistry | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    terminals: ITerminals | null
   ) => {
     const registry = new AgentRegistry();
     // Commands that label widgets wait for the first catalogue answer.
@@ -86,6 +90,8 @@ const agentsPlugin: JupyterFrontEndPlugin<AgentRegistry> = {
       // Injected (not added) so core terminal commands, settings and search act
       // on agent tabs while restoration stays with our own tracker.
       terminalTracker?.inject(widget);
+      // Injected widgets are not announced: hand it to the terminal features.
+      terminals?.adopt(widget);
     };
 
     const widgetFor = (name: string, agentId: string): AgentTerminalWidget => {
@@ -250,5 +256,7 @@ export default [
   credentialsPlugin,
   tasksPlugin,
   terminalFeaturesPlugin,
-  notebookRelayPlugin
+  notebookRelayPlugin,
+  attentionPlugin,
+  sendToAgentPlugin
 ];

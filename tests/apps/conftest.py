@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,10 +17,9 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 import pytest
 import yaml
-from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import websocket_connect
 
 from ..browser.lab import Lab, running_lab
+from ..terminal_io import websocket_text
 from .proxy import TEST_IDENTITY_HEADER, AppsProxy
 
 OWNER = "jane.doe@example.com"
@@ -188,52 +186,7 @@ class Visitor:
         if forged_identity is not None:
             headers["X-Forwarded-Email"] = forged_identity
         url = "ws" + self.base_url.removeprefix("http") + path
-        return asyncio.run(_websocket(url, headers, send or [], until, timeout))
-
-
-async def _websocket(
-    url: str, headers: dict[str, str], send: list[str], until: str | None, timeout: float
-) -> tuple[int, str]:
-    try:
-        connection = await websocket_connect(HTTPRequest(url, headers=headers, request_timeout=30))
-    except HTTPClientError as err:
-        return err.code, ""
-    collected = ""
-    try:
-        for message in send:
-            await connection.write_message(message)
-        deadline = time.monotonic() + timeout
-        while until is not None and until not in collected:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{until!r} never arrived over {url}; got {collected[-2000:]!r}")
-            try:
-                message = await asyncio.wait_for(connection.read_message(), remaining)
-            except asyncio.TimeoutError:
-                continue
-            if message is None:
-                raise AssertionError(f"{url} closed before {until!r}; got {collected[-2000:]!r}")
-            collected += _readable(message)
-    finally:
-        connection.close()
-    return 101, collected
-
-
-def _readable(message: str | bytes) -> str:
-    """Terminal frames contribute their text (output may be split across
-    frames at any byte); any other message is kept as it came."""
-    text = message if isinstance(message, str) else message.decode("utf-8", errors="replace")
-    try:
-        frame = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(frame, list) and len(frame) == 2 and frame[0] == "stdout":
-        return str(frame[1])
-    return text
-
-
-def terminal_input(command: str) -> str:
-    return json.dumps(["stdin", command + "\r"])
+        return asyncio.run(websocket_text(url, headers, send or [], until, timeout))
 
 
 def kernel_info_request() -> str:

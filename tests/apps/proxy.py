@@ -26,6 +26,13 @@ a proxy that, on websocket upgrades, passes a client-supplied
 ``X-Forwarded-Email`` / ``-User`` through instead of dropping it. Any workspace
 user allowed to reach the app could then name the owner on an upgrade. It runs in its own
 thread and event loop so sync tests and Playwright can use it.
+
+``refuse_websockets`` models a proxy that does not tunnel websockets, as some
+corporate proxies in front of a browser do: ``Connection`` and ``Upgrade`` are
+hop-by-hop headers (RFC 9110, section 7.6.1), so a proxy that does not
+implement the upgrade drops them and forwards a plain ``GET``, which the
+server refuses (tornado answers 400) and the browser reports as a failed
+websocket. Off by default: the Databricks Apps proxy passes upgrades.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ class AppsProxy:
         # The real proxy terminates TLS; tests can make it claim https.
         self.forwarded_proto: str | None = None
         self.client_identity_on_upgrade = False
+        self.refuse_websockets = False
         # What the upstream received on websocket upgrades, for assertions.
         self.websocket_headers: list[dict[str, str]] = []
         self.port = 0
@@ -133,7 +141,7 @@ class AppsProxy:
     def _application(self) -> Application:
         return Application(
             [
-                Rule(_WebSocketUpgrade(), _WebSocketProxy, {"proxy": self}),
+                Rule(_WebSocketUpgrade(self), _WebSocketProxy, {"proxy": self}),
                 Rule(AnyMatches(), _HttpProxy, {"proxy": self}),
             ]
         )
@@ -190,7 +198,12 @@ class _Unauthorized(Exception):
 
 
 class _WebSocketUpgrade(Matcher):
+    def __init__(self, proxy: AppsProxy) -> None:
+        self.proxy = proxy
+
     def match(self, request: httputil.HTTPServerRequest) -> dict[str, Any] | None:
+        if self.proxy.refuse_websockets:
+            return None  # forwarded as plain HTTP, without the hop-by-hop Upgrade
         return {} if request.headers.get("Upgrade", "").lower() == "websocket" else None
 
 

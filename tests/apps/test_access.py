@@ -36,6 +36,7 @@ from coda_jupyter.handlers.mcp import McpHandler
 
 from ..browser.lab import Lab, running_lab
 from ..fakes.workspace import FakeWorkspace
+from ..terminal_io import terminal_input
 from .conftest import (
     APP_SERVER_ARGS,
     OTHER,
@@ -46,7 +47,6 @@ from .conftest import (
     app_yaml_command,
     apps_server,
     kernel_info_request,
-    terminal_input,
 )
 from .proxy import AppsProxy
 
@@ -275,6 +275,37 @@ def test_websocket_by_identity(
         assert "X-Forwarded-Email" not in proxy.websocket_headers[-1], "the proxy must not name anyone"
     else:
         assert (status, text) == (403, "")
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_terminal_over_http_by_identity(owner_app: tuple[Lab, AppsProxy], terminal: str, who: str) -> None:
+    """The HTTP transport is the terminal websocket by other means: the same
+    people get in, and its writes need the _xsrf token like every coda POST."""
+    lab, proxy = owner_app
+    visitor = visitor_for(who, lab, proxy)
+    visitor.request("lab")
+    headers = {"X-XSRFToken": visitor.cookies.get("_xsrf", ""), "Origin": visitor.origin}
+    headers["Content-Type"] = "application/json"
+    opened = visitor.request(f"coda/api/terminals/{terminal}/sessions", "POST", b"{}", headers)
+    if who not in ALLOWED:
+        assert opened.status == 403, opened.text[:500]
+        assert refusal_text(who) in opened.json()["message"]
+        return
+    assert opened.status == 201, opened.text[:500]
+    session = f"coda/api/terminals/{terminal}/sessions/{opened.json()['session']}"
+    typed = json.dumps({"seq": 0, "messages": [["stdin", "echo http-$((6*7))\r"]]}).encode()
+    if who != "token":
+        no_xsrf = visitor.request(session + "/input", "POST", typed, {"Content-Type": "application/json"})
+        assert no_xsrf.status == 403, no_xsrf.text[:500]
+    assert visitor.request(session + "/input", "POST", typed, headers).status == 204
+    text, since = "", 0
+    deadline = time.monotonic() + 30
+    while "http-42" not in text:
+        assert time.monotonic() < deadline, text[-2000:]
+        polled = visitor.request(f"{session}/output?since={since}&wait=2").json()
+        since = polled["next"]
+        text += "".join(m[1] for m in polled["messages"] if m[0] == "stdout")
+    assert visitor.request(session, "DELETE", None, headers).status == 204
 
 
 def test_forged_identity_on_a_direct_upgrade_is_refused(

@@ -12,6 +12,7 @@ from ..browser.lab import Lab
 from ..conftest import write_stub
 from ..fakes.workspace import FakeWorkspace
 from .conftest import APP_NAME, OTHER, OWNER, OWNER_MIXED_CASE, SERVICE_PRINCIPAL_ENV, apps_server
+from .pages import apps_page
 from .proxy import AppsProxy
 
 pytestmark = pytest.mark.browser
@@ -31,16 +32,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, AppsPro
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    # Apps mode asks for a Databricks token on load; not what these tests are about.
-    token_dialog = page.locator(".jp-Dialog").filter(has=page.get_by_role("button", name="Later"))
-    page.add_locator_handler(token_dialog, lambda dialog: dialog.get_by_role("button", name="Later").click())
-    try:
-        yield page
-    finally:
-        context.close()
+    yield from apps_page(browser)
 
 
 def test_owner_types_into_an_agent_terminal_through_the_proxy(page: Any, app: tuple[Lab, AppsProxy]) -> None:

@@ -30,6 +30,7 @@ from tests.fakes.workspace import FakeWorkspace
 from ..browser.conftest import browser  # noqa: F401 - module-scoped Chromium fixture
 from ..browser.lab import Lab
 from .conftest import APP_NAME, OTHER, OWNER, SERVICE_PRINCIPAL_ENV, Visitor, apps_server
+from .pages import apps_page
 from .proxy import AppsProxy
 
 pytestmark = pytest.mark.browser
@@ -105,13 +106,8 @@ def app(
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        yield page
-    finally:
-        context.close()
+    # The journey answers the token dialog itself.
+    yield from apps_page(browser, skip_token_dialog=False, timeout_ms=60_000)
 
 
 def shot(page: Any, name: str) -> None:

@@ -18,7 +18,8 @@ import pytest
 
 from ..browser.lab import Lab
 from ..fakes.workspace import DEFAULT_APP, DEFAULT_APP_CREATOR, FakeWorkspace
-from .conftest import OWNER, SERVICE_PRINCIPAL_ENV, Visitor, apps_server, terminal_input
+from ..terminal_io import terminal_input
+from .conftest import OWNER, SERVICE_PRINCIPAL_ENV, Visitor, apps_server
 from .proxy import AppsProxy
 
 SP_USER = "service-principal-1234"

@@ -18,7 +18,8 @@ import pytest
 from tornado.web import create_signed_value, decode_signed_value
 
 from ..browser.lab import Lab
-from .conftest import APP_NAME, OWNER, OWNER_MIXED_CASE, Reply, Visitor, apps_server, terminal_input
+from ..terminal_io import terminal_input
+from .conftest import APP_NAME, OWNER, OWNER_MIXED_CASE, Reply, Visitor, apps_server
 from .proxy import AppsProxy
 
 # Configured explicitly so the test can sign cookies as the server does.

@@ -20,7 +20,8 @@ import pytest
 from tests.fakes.workspace import FakeWorkspace
 
 from ..browser.lab import Lab
-from .conftest import APP_NAME, OWNER, SERVICE_PRINCIPAL_ENV, Visitor, apps_server, terminal_input
+from ..terminal_io import terminal_input
+from .conftest import APP_NAME, OWNER, SERVICE_PRINCIPAL_ENV, Visitor, apps_server
 from .proxy import AppsProxy
 
 # A long-lived SDK client, as in a notebook or an agent's Python session: one

@@ -12,7 +12,8 @@ from coda_jupyter.auth.launch import app_home, workspace_root
 
 from ..browser.lab import Lab
 from ..conftest import write_stub
-from .conftest import APP_NAME, OWNER, Visitor, apps_server, terminal_input
+from ..terminal_io import terminal_input
+from .conftest import APP_NAME, OWNER, Visitor, apps_server
 from .proxy import AppsProxy
 
 

@@ -14,7 +14,16 @@ from .conftest import lab_fixture
 from .lab import Lab
 
 SETUP_STEPS = [
-    {"id": "quick", "label": "Quick stub step", "command": ["sh", "-c", "echo quick-start; sleep 4; echo quick-end"]},
+    # Runs until the test opens its gate (HOME is the lab's), so "running" is seen however slow the page is.
+    {
+        "id": "quick",
+        "label": "Quick stub step",
+        "command": [
+            "sh",
+            "-c",
+            'echo quick-start; until [ -e "$HOME/quick.gate" ]; do sleep 0.1; done; echo quick-end',
+        ],
+    },
     {"id": "after", "label": "After the quick one", "command": ["true"], "needs": ["quick"]},
     {
         "id": "broken",
@@ -58,10 +67,10 @@ def test_agents_panel_and_status_bar_follow_setup(page: Any, lab: Lab) -> None:
     status.wait_for()
     panel = open_sidebar(page, "coda-agents-panel")
     quick = panel.locator('[data-step="quick"]')
-    # The server was started moments ago: the 4 s step is still running.
     quick.and_(page.locator('[data-status="running"]')).wait_for()
     assert "⟳" in status.inner_text() or "✗" in status.inner_text()
     assert status.inner_text().startswith("Agents ")
+    (lab.home / "quick.gate").touch()
     quick.and_(page.locator('[data-status="done"]')).wait_for(timeout=20_000)
     panel.locator('[data-step="after"][data-status="done"]').wait_for()
     broken = panel.locator('[data-step="broken"][data-status="failed"]')
@@ -101,13 +110,22 @@ def start_task(lab: Lab, prompt: str) -> dict[str, Any]:
             "jsonrpc": "2.0",
             "id": 1,
             "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
         },
     )
     _mcp(lab, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
     reply, _ = _mcp(
         lab,
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "coda_run", "arguments": {"prompt": prompt}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "coda_run", "arguments": {"prompt": prompt}},
+        },
         session,
     )
     return dict(reply["result"]["structuredContent"])

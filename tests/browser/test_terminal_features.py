@@ -42,6 +42,7 @@ window.SpeechRecognition = class {
 };
 """
 
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from lab_fixture(tmp_path_factory, "terminal-features", extra_args=["--LabApp.expose_app_in_browser=True"])
@@ -128,9 +129,7 @@ def test_theme_applies_live_from_palette_and_context_menu_and_survives_reload(pa
     start_lab(page, lab)
     term_id = open_terminal(page)
     palette_run(page, "Use Terminal Theme: Dracula")
-    page.wait_for_function(
-        "(id) => document.getElementById(id).dataset.codaTheme === 'dracula'", arg=term_id
-    )
+    page.wait_for_function("(id) => document.getElementById(id).dataset.codaTheme === 'dracula'", arg=term_id)
     theme = xterm_option(page, term_id, "theme")
     assert (theme["background"], theme["red"], theme["brightBlue"]) == ("#282a36", "#ff5555", "#d6acff")
     assert viewport_background(page, term_id) == "rgb(40, 42, 54)"
@@ -142,40 +141,28 @@ def test_theme_applies_live_from_palette_and_context_menu_and_survives_reload(pa
     page.locator(".lm-Menu-item", has_text="Terminal Theme").hover()
     page.locator(".lm-Menu-item", has_text=re.compile(r"^Nord$")).click()
     for term in (term_id, second):
-        page.wait_for_function(
-            "(id) => document.getElementById(id).dataset.codaTheme === 'nord'", arg=term
-        )
+        page.wait_for_function("(id) => document.getElementById(id).dataset.codaTheme === 'nord'", arg=term)
         assert viewport_background(page, term) == "rgb(46, 52, 64)"
 
     page.goto(lab.page_url("lab"))
     page.locator(".jp-Terminal .xterm-accessibility >> visible=true").first.wait_for()
     restored = page.eval_on_selector_all(".jp-Terminal", "nodes => nodes.filter(n => n.offsetParent).map(n => n.id)")
     assert restored
-    page.wait_for_function(
-        "(id) => document.getElementById(id).dataset.codaTheme === 'nord'", arg=restored[0]
-    )
+    page.wait_for_function("(id) => document.getElementById(id).dataset.codaTheme === 'nord'", arg=restored[0])
     assert xterm_option(page, restored[0], "theme")["background"] == "#2e3440"
 
     # The toggle goes to the last light theme (default Light), then back to Nord.
     palette_run(page, "Toggle Terminal Light/Dark Theme")
-    page.wait_for_function(
-        "(id) => document.getElementById(id).dataset.codaTheme === 'light'", arg=restored[0]
-    )
+    page.wait_for_function("(id) => document.getElementById(id).dataset.codaTheme === 'light'", arg=restored[0])
     palette_run(page, "Toggle Terminal Light/Dark Theme")
-    page.wait_for_function(
-        "(id) => document.getElementById(id).dataset.codaTheme === 'nord'", arg=restored[0]
-    )
+    page.wait_for_function("(id) => document.getElementById(id).dataset.codaTheme === 'nord'", arg=restored[0])
     # Follow JupyterLab hands colours back to core.
     palette_run(page, "Use Terminal Theme: Follow JupyterLab")
-    page.wait_for_function(
-        "(id) => !document.getElementById(id).dataset.codaTheme", arg=restored[0]
-    )
+    page.wait_for_function("(id) => !document.getElementById(id).dataset.codaTheme", arg=restored[0])
     assert xterm_option(page, restored[0], "theme")["background"] != "#2e3440"
 
 
-def test_a_theme_is_remembered_for_the_toggle_before_it_shows(
-    page: Any, lab: Lab
-) -> None:
+def test_a_theme_is_remembered_for_the_toggle_before_it_shows(page: Any, lab: Lab) -> None:
     """A reload right after a theme shows must not lose it as the toggle's "last dark theme".
 
     Each settings save is held, as a slow server would hold it, and answered
@@ -184,16 +171,11 @@ def test_a_theme_is_remembered_for_the_toggle_before_it_shows(
     """
     start_lab(page, lab)
     term_id = open_terminal(page)
-    assert (
-        page.evaluate("(id) => document.getElementById(id).dataset.codaTheme", term_id)
-        != "solarized-dark"
-    )
+    assert page.evaluate("(id) => document.getElementById(id).dataset.codaTheme", term_id) != "solarized-dark"
     held: list[Any] = []
     page.route(
         "**/lab/api/settings/coda-jupyter:terminal*",
-        lambda route: (
-            held.append(route) if route.request.method == "PUT" else route.continue_()
-        ),
+        lambda route: held.append(route) if route.request.method == "PUT" else route.continue_(),
     )
     palette_run(page, "Use Terminal Theme: Solarized Dark")
     shown = "(id) => document.getElementById(id).dataset.codaTheme === 'solarized-dark'"
@@ -349,9 +331,7 @@ def test_split_below_with_an_agent(page: Any, lab: Lab) -> None:
     start_lab(page, lab)
     term_id = open_terminal(page)
     focus(page, term_id)
-    page.evaluate(
-        "window.jupyterapp.commands.execute('coda-terminal:split-agent', {id: 'claude', direction: 'below'})"
-    )
+    page.evaluate("window.jupyterapp.commands.execute('coda-terminal:split-agent', {id: 'claude', direction: 'below'})")
     agent = page.locator("[data-coda-agent-terminal] .jp-Terminal >> visible=true").first
     agent.wait_for()
     page.wait_for_function(
@@ -381,20 +361,14 @@ def test_split_right_puts_terminals_side_by_side_and_focus_moves(page: Any, lab:
     assert left and right
     assert right["x"] >= left["x"] + left["width"] - 5
     assert abs(right["y"] - left["y"]) < 5
-    page.wait_for_function(
-        "(id) => document.getElementById(id).contains(document.activeElement)", arg=second
-    )
+    page.wait_for_function("(id) => document.getElementById(id).contains(document.activeElement)", arg=second)
     run(page, second, "echo in-the-new-pane")
     wait_for_text(page, second, "in-the-new-pane")
 
     page.keyboard.press("Alt+Shift+BracketLeft")
-    page.wait_for_function(
-        "(id) => document.getElementById(id).contains(document.activeElement)", arg=first
-    )
+    page.wait_for_function("(id) => document.getElementById(id).contains(document.activeElement)", arg=first)
     page.keyboard.press("Alt+Shift+BracketRight")
-    page.wait_for_function(
-        "(id) => document.getElementById(id).contains(document.activeElement)", arg=second
-    )
+    page.wait_for_function("(id) => document.getElementById(id).contains(document.activeElement)", arg=second)
     # No two-pane limit: split the new pane below.
     page.keyboard.press("Alt+Shift+s")
     page.wait_for_function(
@@ -415,9 +389,7 @@ def test_split_right_puts_terminals_side_by_side_and_focus_moves(page: Any, lab:
 def clipboard_page(browser: Any, lab: Lab) -> tuple[Any, Any]:
     """A page allowed to use the async clipboard API, as a user who clicked "Allow" would be."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.grant_permissions(
-        ["clipboard-read", "clipboard-write"], origin=lab.url.rstrip("/")
-    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url.rstrip("/"))
     page = context.new_page()
     page.set_default_timeout(30_000)
     return context, page
@@ -460,9 +432,7 @@ def test_osc52_copy_reaches_the_page_clipboard(browser: Any, lab: Lab) -> None:
         context.close()
 
 
-def test_osc52_query_never_hands_the_clipboard_to_the_terminal(
-    browser: Any, lab: Lab
-) -> None:
+def test_osc52_query_never_hands_the_clipboard_to_the_terminal(browser: Any, lab: Lab) -> None:
     context, page = clipboard_page(browser, lab)
     try:
         start_lab(page, lab)
@@ -481,10 +451,7 @@ def test_osc52_query_never_hands_the_clipboard_to_the_terminal(
         text = terminal_text(page, term_id)
         # The query was answered (so this checks something), with nothing in it.
         assert "got:[c;]-42" in text, text
-        assert (
-            "secret" not in text
-            and base64.b64encode(b"secret-xyz").decode() not in text
-        )
+        assert "secret" not in text and base64.b64encode(b"secret-xyz").decode() not in text
         assert read_clipboard_until(page, "secret-xyz") == "secret-xyz"
     finally:
         context.close()
@@ -605,28 +572,64 @@ def test_font_chooser_lists_installed_fonts_and_sets_the_core_setting(page: Any,
     )
 
 
-def test_a_reload_types_nothing_into_the_running_program(page: Any, lab: Lab) -> None:
+# Asks the terminal for device attributes, the cursor position and the
+# background colour, then records every byte it is sent. Octal escapes: the
+# stub agent runs under sh, whose printf has no \e. --foreground: outside an
+# interactive shell, timeout's own process group would leave cat unable to
+# read the terminal.
+QUERY_THEN_RECORD = "printf '\\033[c\\033[6n\\033]11;?\\a'; echo queries-sent; stty raw -echo; timeout --foreground 120 cat > {received}"
+
+
+def open_agent_terminal(page: Any, lab: Lab, received: Path) -> str:
+    """An agent tab (the launcher's path, restored by coda after a reload) whose agent runs the probe.
+
+    The agent waits for the tab to be connected before it asks: queries sent
+    before any page is attached are replayed, not live, and stay unanswered.
+    """
+    go = received.with_suffix(".go")
+    probe = QUERY_THEN_RECORD.format(received=received)
+    write_stub(
+        lab.home / ".local" / "bin",
+        "claude",
+        # It answers --version at once: the server probes agent versions when a page loads.
+        'if [ "$1" = "--version" ]; then echo "1.0.0 (Claude Code)"; exit 0; fi\n'
+        f"echo agent-waiting; until [ -e {go} ]; do sleep 0.1; done; {probe}",
+    )
+    before = set(page.eval_on_selector_all(".jp-Terminal", "nodes => nodes.map(n => n.id)"))
+    page.evaluate("window.jupyterapp.commands.execute('coda:open-agent', {id: 'claude'}).then(() => null)")
+    page.wait_for_function(
+        "(before) => [...document.querySelectorAll('.jp-Terminal')].some(n => !before.includes(n.id))",
+        arg=list(before),
+    )
+    [term_id] = [
+        i for i in page.eval_on_selector_all(".jp-Terminal", "nodes => nodes.map(n => n.id)") if i not in before
+    ]
+    wait_for_text(page, term_id, "agent-waiting")
+    go.touch()
+    return term_id
+
+
+@pytest.mark.parametrize("kind", ["plain", "agent"])
+def test_a_reload_types_nothing_into_the_running_program(page: Any, lab: Lab, kind: str) -> None:
     """The output replayed on reattach holds terminal queries; their answers must not reach the program.
 
-    The program asks for device attributes, the cursor position and the
-    background colour, then records every byte it is sent. xterm answers
-    the live queries once; after a reload the program must receive nothing more.
+    xterm answers the live queries once; after a reload the program must
+    receive nothing more. In a plain terminal and in an agent tab alike.
     """
-    received = lab.home / "reattach-received.bin"
+    received = lab.home / f"reattach-received-{kind}.bin"
     start_lab(page, lab)
-    term_id = open_terminal(page)
-    run(
-        page,
-        term_id,
-        "printf '\\e[c\\e[6n\\e]11;?\\a'; echo queries-sent; stty raw -echo; timeout 120 cat > " + str(received),
-    )
+    if kind == "agent":
+        term_id = open_agent_terminal(page, lab, received)
+    else:
+        term_id = open_terminal(page)
+        run(page, term_id, QUERY_THEN_RECORD.format(received=received))
     wait_for_text(page, term_id, "queries-sent")
     deadline = time.monotonic() + 10
     while (not received.exists() or not received.read_bytes()) and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     page.wait_for_timeout(1000)
     live = received.read_bytes()
-    assert b"c" in live, f"xterm never answered the live queries: {live!r}"
+    assert b"c" in live, f"xterm never answered the live queries: {live!r}; screen: {terminal_text(page, term_id)}"
 
     page.goto(lab.page_url("lab"))
     page.locator(".jp-Terminal .xterm-accessibility >> visible=true").first.wait_for()

@@ -70,9 +70,10 @@ class FakeModelUpstream:
         self.delay = 0.0
         self.big_sse_bytes = 0
         self.streams_finished = 0
-        # A tool-name suffix: the first request offering such a tool gets a call to it.
-        self.call_tool: str | None = None
-        self.tool_called: str | None = None
+        # (tool-name suffix, arguments): each request offering the next such tool gets a call to it.
+        self.tool_script: list[tuple[str, dict[str, Any]]] = []
+        # Full names of the tools called so far, in order.
+        self.tools_called: list[str] = []
         self._queue: list[Canned] = []
         self._release: asyncio.Event | None = None
         self._server: HTTPServer | None = None
@@ -157,7 +158,9 @@ class _FakeHandler(RequestHandler):
         fake = self.fake
         request = self.request
         fake.requests.append(
-            Recorded(request.method or "", request.path, request.query, httputil.HTTPHeaders(request.headers), request.body)
+            Recorded(
+                request.method or "", request.path, request.query, httputil.HTTPHeaders(request.headers), request.body
+            )
         )
         if fake.delay:
             await asyncio.sleep(fake.delay)
@@ -214,11 +217,12 @@ class _FakeHandler(RequestHandler):
         self.finish({"error": {"message": f"fake upstream has no {path}"}})
 
     async def _tool_call(self, path: str, body: dict[str, Any], stream: bool, model: str) -> bool:
-        """Answer with a call to ``fake.call_tool`` when this request is the first to offer it."""
+        """Answer with the next call of ``fake.tool_script`` when this request offers that tool."""
         fake = self.fake
-        if fake.call_tool is None or fake.tool_called is not None:
+        if len(fake.tools_called) >= len(fake.tool_script):
             return False
-        name = next((n for n in tool_calls.offered_tools(body) if n.endswith(fake.call_tool)), None)
+        suffix, arguments = fake.tool_script[len(fake.tools_called)]
+        name = next((n for n in tool_calls.offered_tools(body) if n.endswith(suffix)), None)
         if name is None:
             return False
         gemini = _GEMINI.search(path)
@@ -235,12 +239,13 @@ class _FakeHandler(RequestHandler):
                 reply = (tool_calls.gemini_sse, tool_calls.gemini_json)
             else:
                 # A stream without alt=sse is one JSON array of chunks.
-                reply = (None, (lambda m, n: [tool_calls.gemini_json(m, n)]) if streamed else tool_calls.gemini_json)
+                reply = (None, (lambda m, c: [tool_calls.gemini_json(m, c)]) if streamed else tool_calls.gemini_json)
         else:
             return False
-        fake.tool_called = name
+        fake.tools_called.append(name)
+        call = tool_calls.Call(name, arguments, f"call_fake_{len(fake.tools_called)}")
         events, payload = reply
-        await self._answer(events(model, name) if events else None, payload(model, name))
+        await self._answer(events(model, call) if events else None, payload(model, call))
         return True
 
     async def _answer(self, events: list[bytes] | None, payload: Any) -> None:
@@ -314,7 +319,10 @@ def _anthropic_sse(model: str, text: str) -> list[bytes]:
     start["usage"] = {"input_tokens": 5, "output_tokens": 1}
     events = [
         _sse({"type": "message_start", "message": start}, "message_start"),
-        _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start"),
+        _sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),
     ]
     for piece in _pieces(text):
         delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
@@ -413,12 +421,18 @@ def _responses_sse(model: str, text: str) -> list[bytes]:
     ]
     for piece in _pieces(text):
         raw.append(
-            ("response.output_text.delta", {"item_id": "msg_fake", "output_index": 0, "content_index": 0, "delta": piece})
+            (
+                "response.output_text.delta",
+                {"item_id": "msg_fake", "output_index": 0, "content_index": 0, "delta": piece},
+            )
         )
     done_part = {**part, "text": text}
     raw += [
         ("response.output_text.done", {"item_id": "msg_fake", "output_index": 0, "content_index": 0, "text": text}),
-        ("response.content_part.done", {"item_id": "msg_fake", "output_index": 0, "content_index": 0, "part": done_part}),
+        (
+            "response.content_part.done",
+            {"item_id": "msg_fake", "output_index": 0, "content_index": 0, "part": done_part},
+        ),
         ("response.output_item.done", {"output_index": 0, "item": _responses_json(model, text)["output"][0]}),
         ("response.completed", {"response": _responses_json(model, text)}),
     ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import pytest_asyncio
@@ -60,84 +60,72 @@ def trust_ca(certificates: Certificates, monkeypatch: pytest.MonkeyPatch) -> Cal
     return trust
 
 
-UpstreamFactory = Callable[..., Any]
+PATHS = {"anthropic": "/v1/messages", "openai": "/chat/completions", "mlflow-filtered": "/chat/completions"}
+Post = Callable[..., Awaitable[HTTPResponse]]
+
+
+class Rig(NamedTuple):
+    upstream: TLSFakeUpstream
+    gateway: ModelGateway
+    post: Post  # post(route, body, **fetch options): a chat request through the gateway
+
+
+RigFactory = Callable[..., Awaitable[Rig]]
 
 
 @pytest_asyncio.fixture
-async def make_upstream(certificates: Certificates) -> AsyncIterator[UpstreamFactory]:
-    started: list[TLSFakeUpstream] = []
+async def make_rig(certificates: Certificates, trust_ca: Callable[[str | None], None]) -> AsyncIterator[RigFactory]:
+    """Start a fake upstream and a gateway in front of it; options go to the upstream or the gateway."""
+    started: list[tuple[TLSFakeUpstream, ModelGateway]] = []
+    client = AsyncHTTPClient(force_instance=True, max_clients=64)
 
-    async def make(**options: Any) -> TLSFakeUpstream:
-        upstream = TLSFakeUpstream(certificates, **options)
+    async def make(upstream_options: dict[str, Any] | None = None, **gateway_options: Any) -> Rig:
+        upstream = TLSFakeUpstream(certificates, **(upstream_options or {}))
         await upstream.start()
-        started.append(upstream)
-        return upstream
 
-    yield make
-    for upstream in started:
-        await upstream.stop()
-
-
-GatewayFactory = Callable[..., Any]
-
-
-@pytest_asyncio.fixture
-async def make_gateway() -> AsyncIterator[GatewayFactory]:
-    started: list[ModelGateway] = []
-
-    async def make(upstream: TLSFakeUpstream, **options: Any) -> ModelGateway:
         def base(route: Route) -> str | None:
             return upstream_base(route, gateway=upstream.url, host=None)
 
-        gateway = ModelGateway(upstream=base, token=lambda: TOKEN, local_key=LOCAL_KEY, **options)
+        gateway = ModelGateway(upstream=base, token=lambda: TOKEN, local_key=LOCAL_KEY, **gateway_options)
         await gateway.start()
-        started.append(gateway)
-        return gateway
+        started.append((upstream, gateway))
+
+        async def post(route: str, body: Any, **kwargs: Any) -> HTTPResponse:
+            request = HTTPRequest(
+                gateway.url(route) + PATHS[route],
+                method="POST",
+                body=json.dumps(body),
+                headers={"Authorization": f"Bearer {LOCAL_KEY}", "Content-Type": "application/json"},
+                request_timeout=30,
+                **kwargs,
+            )
+            return await client.fetch(request, raise_error=False)
+
+        return Rig(upstream, gateway, post)
 
     yield make
-    for gateway in started:
+    client.close()
+    for upstream, gateway in reversed(started):
         await gateway.stop()
-
-
-@pytest_asyncio.fixture
-async def client() -> AsyncIterator[AsyncHTTPClient]:
-    http_client = AsyncHTTPClient(force_instance=True, max_clients=64)
-    yield http_client
-    http_client.close()
-
-
-async def send(client: AsyncHTTPClient, url: str, body: Any, **kwargs: Any) -> HTTPResponse:
-    request = HTTPRequest(
-        url,
-        method="POST",
-        body=json.dumps(body),
-        headers={"Authorization": f"Bearer {LOCAL_KEY}", "Content-Type": "application/json"},
-        request_timeout=30,
-        **kwargs,
-    )
-    return await client.fetch(request, raise_error=False)
+        await upstream.stop()
 
 
 @pytest.mark.asyncio
 async def test_sequential_requests_share_one_tls_connection(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig()
 
     codes = []
-    for route, rest, body in [
-        ("anthropic", "/v1/messages", CHAT),
-        ("openai", "/chat/completions", CHAT),
-        ("openai", "/chat/completions", STREAM),
-        ("anthropic", "/v1/messages", STREAM),
-        ("mlflow-filtered", "/chat/completions", CHAT),
-        ("mlflow-filtered", "/chat/completions", STREAM),
+    for route, body in [
+        ("anthropic", CHAT),
+        ("openai", CHAT),
+        ("openai", STREAM),
+        ("anthropic", STREAM),
+        ("mlflow-filtered", CHAT),
+        ("mlflow-filtered", STREAM),
     ]:
-        response = await send(client, gateway.url(route) + rest, body)
+        response = await post(route, body)
         codes.append(response.code)
 
     assert codes == [200] * 6
@@ -149,18 +137,15 @@ async def test_sequential_requests_share_one_tls_connection(
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
 async def test_the_upstream_ca_is_trusted_through_the_environment(
     trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
     variable: str,
 ) -> None:
     # Set after tornado and ssl were imported, as in a server whose
     # environment the platform wrote before starting it.
     trust_ca(variable)
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig()
 
-    response = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    response = await post("anthropic", CHAT)
 
     assert response.code == 200, response.body
 
@@ -168,15 +153,12 @@ async def test_the_upstream_ca_is_trusted_through_the_environment(
 @pytest.mark.asyncio
 async def test_an_untrusted_upstream_certificate_is_refused(
     trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
     trust_ca(None)
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig()
 
-    response = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    response = await post("anthropic", CHAT)
 
     assert response.code == 502
     assert "certificate" in json.loads(response.body)["error"].lower()
@@ -185,18 +167,12 @@ async def test_an_untrusted_upstream_certificate_is_refused(
 
 @pytest.mark.asyncio
 async def test_the_pool_bounds_connections_under_concurrency(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream, pool_size=2, max_connections=3)
+    upstream, gateway, post = await make_rig(pool_size=2, max_connections=3)
     upstream.hold()
 
-    pending = [
-        asyncio.ensure_future(send(client, gateway.url("openai") + "/chat/completions", STREAM)) for _ in range(7)
-    ]
+    pending = [asyncio.ensure_future(post("openai", STREAM)) for _ in range(7)]
     await wait_until(lambda: len(upstream.requests) == 3, timeout=10)
     await asyncio.sleep(0.3)  # the other four stay queued in the gateway meanwhile
     held = (len(upstream.requests), upstream.connections_open)
@@ -209,25 +185,21 @@ async def test_the_pool_bounds_connections_under_concurrency(
     # Idle, the gateway keeps pool_size connections and closes the rest.
     await wait_until(lambda: upstream.connections_open == 2, timeout=10)
     for _ in range(3):
-        assert (await send(client, gateway.url("openai") + "/chat/completions", CHAT)).code == 200
+        assert (await post("openai", CHAT)).code == 200
     assert upstream.connections_opened == 3
 
 
 @pytest.mark.asyncio
 async def test_connections_the_upstream_closed_while_idle_are_replaced(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    upstream = await make_upstream(idle_timeout=0.3)
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig(upstream_options={"idle_timeout": 0.3})
 
-    first = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    first = await post("anthropic", CHAT)
     await wait_until(lambda: upstream.connections_open == 0, timeout=10)
-    second = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    second = await post("anthropic", CHAT)
 
     assert (first.code, second.code) == (200, 200)
     assert upstream.connections_opened == 2
@@ -237,18 +209,14 @@ async def test_connections_the_upstream_closed_while_idle_are_replaced(
 
 @pytest.mark.asyncio
 async def test_idle_connections_expire(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream, pool_idle_expiry=0.3)
+    upstream, gateway, post = await make_rig(pool_idle_expiry=0.3)
 
-    first = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    first = await post("anthropic", CHAT)
     # The fake never closes idle connections itself: this is the gateway letting go.
     await wait_until(lambda: upstream.connections_open == 0, timeout=10)
-    second = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    second = await post("anthropic", CHAT)
 
     assert (first.code, second.code) == (200, 200)
     assert upstream.connections_opened == 2
@@ -256,19 +224,15 @@ async def test_idle_connections_expire(
 
 @pytest.mark.asyncio
 async def test_a_reused_connection_closed_before_any_response_byte_is_retried_once_on_a_new_one(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
-    assert (await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)).code == 200
+    upstream, gateway, post = await make_rig()
+    assert (await post("anthropic", CHAT)).code == 200
     upstream.drop_next = 1
 
-    response = await send(client, gateway.url("anthropic") + "/v1/messages", STREAM)
+    response = await post("anthropic", STREAM)
 
     assert response.code == 200, response.body
     assert b"message_stop" in response.body
@@ -281,16 +245,12 @@ async def test_a_reused_connection_closed_before_any_response_byte_is_retried_on
 
 @pytest.mark.asyncio
 async def test_a_new_connection_closed_before_any_response_byte_is_not_retried(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig()
     upstream.drop_next = 1
 
-    response = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    response = await post("anthropic", CHAT)
 
     assert response.code == 502
     assert "unreachable" in json.loads(response.body)["error"]
@@ -300,17 +260,13 @@ async def test_a_new_connection_closed_before_any_response_byte_is_not_retried(
 
 @pytest.mark.asyncio
 async def test_a_retry_happens_at_most_once(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
-    assert (await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)).code == 200
+    upstream, gateway, post = await make_rig()
+    assert (await post("anthropic", CHAT)).code == 200
     upstream.drop_next = 5
 
-    response = await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)
+    response = await post("anthropic", CHAT)
 
     assert response.code == 502
     assert upstream.dropped == 2
@@ -318,20 +274,14 @@ async def test_a_retry_happens_at_most_once(
 
 @pytest.mark.asyncio
 async def test_an_upstream_that_dies_mid_response_cuts_the_client_off_and_is_not_retried(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
-    assert (await send(client, gateway.url("openai") + "/chat/completions", CHAT)).code == 200
+    upstream, gateway, post = await make_rig()
+    assert (await post("openai", CHAT)).code == 200
     upstream.die_mid_response = True
     upstream.hold()
     chunks: list[bytes] = []
-    pending = asyncio.ensure_future(
-        send(client, gateway.url("openai") + "/chat/completions", STREAM, streaming_callback=chunks.append)
-    )
+    pending = asyncio.ensure_future(post("openai", STREAM, streaming_callback=chunks.append))
     await wait_until(lambda: b"first" in b"".join(chunks), timeout=10)
     upstream.release()
 
@@ -343,19 +293,15 @@ async def test_an_upstream_that_dies_mid_response_cuts_the_client_off_and_is_not
     # The knob answers once; a resent request would have reached the ordinary handler.
     assert len(upstream.requests) == 1, "a request that got part of its answer must not be sent again"
     assert gateway.status()["last_error"]["status"] == 502
-    after = await send(client, gateway.url("openai") + "/chat/completions", CHAT)
+    after = await post("openai", CHAT)
     assert after.code == 200
 
 
 @pytest.mark.asyncio
 async def test_the_first_sse_event_arrives_while_the_upstream_still_streams(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig()
     upstream.hold()
     first_chunk: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -363,28 +309,22 @@ async def test_the_first_sse_event_arrives_while_the_upstream_still_streams(
         if not first_chunk.done():
             first_chunk.set_result(chunk)
 
-    pending = asyncio.ensure_future(
-        send(client, gateway.url("anthropic") + "/v1/messages", STREAM, streaming_callback=on_chunk)
-    )
+    pending = asyncio.ensure_future(post("anthropic", STREAM, streaming_callback=on_chunk))
     chunk = await asyncio.wait_for(first_chunk, timeout=10)
 
     assert b"message_start" in chunk
     assert upstream.streams_finished == 0
     upstream.release()
     assert (await asyncio.wait_for(pending, timeout=10)).code == 200
-    assert (await send(client, gateway.url("anthropic") + "/v1/messages", STREAM)).code == 200
+    assert (await post("anthropic", STREAM)).code == 200
     assert upstream.connections_opened == 1
 
 
 @pytest.mark.asyncio
 async def test_a_client_hanging_up_mid_stream_closes_its_upstream_connection(
-    trust_ca: Callable[[str | None], None],
-    make_upstream: UpstreamFactory,
-    make_gateway: GatewayFactory,
-    client: AsyncHTTPClient,
+    make_rig: RigFactory,
 ) -> None:
-    upstream = await make_upstream()
-    gateway = await make_gateway(upstream)
+    upstream, gateway, post = await make_rig()
     upstream.hold()
 
     received = await asyncio.to_thread(read_stream_start_then_hang_up, gateway.port, LOCAL_KEY, STREAM)
@@ -394,5 +334,5 @@ async def test_a_client_hanging_up_mid_stream_closes_its_upstream_connection(
 
     assert received.startswith(b"HTTP/1.1 200")
     assert gateway.status()["last_error"]["message"] == "client disconnected"
-    assert (await send(client, gateway.url("anthropic") + "/v1/messages", CHAT)).code == 200
+    assert (await post("anthropic", CHAT)).code == 200
     assert upstream.connections_opened == 2

@@ -55,7 +55,9 @@ async def test_old_system_cli_is_replaced_and_the_reason_reported(tmp_path: Path
     assert engine.outcome(STEP) == f"installed {PINNED}, replacing system {old} 0.229.0, older than {PINNED}"
     assert (home / ".local" / "bin" / "databricks").stat().st_mode & 0o111
 
-    again = await run_tools(home, "http://127.0.0.1:9", [DATABRICKS], system_path=str(old.parent), versions={"databricks": PINNED})
+    again = await run_tools(
+        home, "http://127.0.0.1:9", [DATABRICKS], system_path=str(old.parent), versions={"databricks": PINNED}
+    )
     assert again.outcome(STEP) == f"already installed {PINNED}"
 
 
@@ -66,7 +68,12 @@ async def test_legacy_python_cli_is_replaced(tmp_path: Path, mirror: tuple[str, 
     legacy = system_cli(tmp_path, "Version 0.18.0")
     home = tmp_path / "home"
     engine = await run_tools(
-        home, base_url, [DATABRICKS], system_path=str(legacy.parent), checksums=checksums, versions={"databricks": PINNED}
+        home,
+        base_url,
+        [DATABRICKS],
+        system_path=str(legacy.parent),
+        checksums=checksums,
+        versions={"databricks": PINNED},
     )
     assert engine.outcome(STEP) == (
         f"installed {PINNED}, replacing system {legacy}, whose version is unknown (it printed 'Version 0.18.0')"
@@ -80,7 +87,9 @@ async def test_system_cli_at_or_above_the_pin_is_kept(tmp_path: Path, version: s
     # "9.8.10" sorts before "9.8.7" as a string: the comparison must be numeric.
     system = system_cli(tmp_path, f"Databricks CLI v{version}")
     home = tmp_path / "home"
-    engine = await run_tools(home, "http://127.0.0.1:9", [DATABRICKS], system_path=str(system.parent), versions={"databricks": PINNED})
+    engine = await run_tools(
+        home, "http://127.0.0.1:9", [DATABRICKS], system_path=str(system.parent), versions={"databricks": PINNED}
+    )
     assert engine.outcome(STEP) == f"using system {system}"
     assert not (home / ".local" / "bin" / "databricks").exists()
 
@@ -91,7 +100,11 @@ async def test_failed_replacement_names_the_old_cli(tmp_path: Path, mirror: tupl
     old = system_cli(tmp_path, "Databricks CLI v0.229.0")
     checksums = {"databricks": {platform_key(): "a" * 64}}
     engine = await run_tools(
-        tmp_path / "home", base_url, [DATABRICKS], system_path=str(old.parent), checksums=checksums,
+        tmp_path / "home",
+        base_url,
+        [DATABRICKS],
+        system_path=str(old.parent),
+        checksums=checksums,
         versions={"databricks": PINNED},
     )
     step = view(engine)[STEP]
@@ -120,14 +133,20 @@ async def test_pinned_cli_wins_on_a_terminals_path(
     old = system_cli(tmp_path, "Databricks CLI v0.229.0")
     monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
     engine = await run_tools(
-        jp_home_dir, base_url, [DATABRICKS], system_path=os.environ["PATH"], checksums=checksums,
+        jp_home_dir,
+        base_url,
+        [DATABRICKS],
+        system_path=os.environ["PATH"],
+        checksums=checksums,
         versions={"databricks": PINNED},
     )
     assert view(engine)[STEP]["status"] == "done", view(engine)[STEP]
 
     response = await jp_fetch("api", "terminals", method="POST", body="{}")
     name = json.loads(response.body)["name"]
-    output = await read_terminal(name, until="]-42", send='databricks --version; echo "[$(command -v databricks)]-$((40+2))"\r')
+    output = await read_terminal(
+        name, until="]-42", send='databricks --version; echo "[$(command -v databricks)]-$((40+2))"\r'
+    )
     assert f"Databricks CLI v{PINNED}" in output, output
     assert "v0.229.0" not in output, output
     assert f"[{jp_home_dir / '.local' / 'bin' / 'databricks'}]-42" in output, output

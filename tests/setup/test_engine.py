@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.install import InstallSettings
 from coda_jupyter.setup import Condition, SetupEngine, Step, StepContext, StepError, run
+from coda_jupyter.setup.installers import InstallSettings
 from coda_jupyter.setup.plan import build_plan, credentials_condition, install_step_id
 from coda_jupyter.setup.step import StepFunc
 from coda_jupyter.setup.tools import DEFAULT_TOOLS, ToolSettings
@@ -305,7 +305,9 @@ def _fake_installed_home(home: Path) -> None:
             site = venv / "lib" / "python3.11" / "site-packages"
             dist = site / f"{install.package.replace('-', '_')}-{install.version}.dist-info"
             dist.mkdir(parents=True)
-            (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {install.package}\nVersion: {install.version}\n")
+            (dist / "METADATA").write_text(
+                f"Metadata-Version: 2.1\nName: {install.package}\nVersion: {install.version}\n"
+            )
             (venv / "bin").mkdir()
             (venv / "bin" / "python").symlink_to("/usr/bin/python3")
             exe = venv / "bin" / spec.executable
@@ -326,7 +328,9 @@ async def test_restart_with_everything_installed_is_all_no_ops(tmp_path: Path) -
     home = tmp_path / "home"
     _fake_installed_home(home)
     # Unreachable registries and missing installers: any real install attempt fails.
-    install = InstallSettings(home=home, npm="/nonexistent/npm", npm_registry="http://127.0.0.1:9/", pip_index_url="http://127.0.0.1:9/simple")
+    install = InstallSettings(
+        home=home, npm="/nonexistent/npm", npm_registry="http://127.0.0.1:9/", pip_index_url="http://127.0.0.1:9/simple"
+    )
     tools = ToolSettings(home=home, base_url="http://127.0.0.1:9", system_path="")
     plan = build_plan(BUILTIN, install, tools)
 

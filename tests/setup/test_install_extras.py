@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.install import InstallSettings, InstallTarget, PypiVenvInstall
+from coda_jupyter.agents.install import PypiVenvInstall
+from coda_jupyter.setup.installers import InstallSettings, InstallTarget, ensure, missing_extras
 from coda_jupyter.setup.step import StepContext
 
 VERSION = "0.19.0"
@@ -71,10 +72,10 @@ async def test_an_install_without_the_extra_gets_it(tmp_path: Path, with_mcp: bo
     assert isinstance(install, PypiVenvInstall) and "mcp" in install.extras
     settings = InstallSettings(home=tmp_path / "home", pip_index_url="http://127.0.0.1:9/simple")
     venv, log = lay_out_venv(settings, with_mcp)
-    assert install.missing_extras(venv) == ([] if with_mcp else ["mcp"])
+    assert missing_extras(install, venv) == ([] if with_mcp else ["mcp"])
     ctx = StepContext(step_id="install-hermes", log_path=tmp_path / "step.log", env=dict(os.environ))
 
-    outcome = await install.ensure(ctx, InstallTarget("hermes", "hermes"), settings)
+    outcome = await ensure(install, ctx, InstallTarget("hermes", "hermes"), settings)
 
     assert outcome == f"installed {VERSION}"
     pip_calls = log.read_text().splitlines() if log.exists() else []
@@ -82,5 +83,5 @@ async def test_an_install_without_the_extra_gets_it(tmp_path: Path, with_mcp: bo
         assert pip_calls == [], "a complete install is adopted as it is"
     else:
         assert len(pip_calls) == 1 and pip_calls[0].endswith(f"hermes-agent[mcp]=={VERSION}"), pip_calls
-    assert install.missing_extras(venv) == []
+    assert missing_extras(install, venv) == []
     assert (settings.bin_dir / "hermes").resolve() == (venv / "bin" / "hermes").resolve()

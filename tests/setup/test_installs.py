@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents import BUILTIN
-from coda_jupyter.agents.install import InstallSettings, NpmInstall
+from coda_jupyter.agents.install import NpmInstall
 from coda_jupyter.setup import SetupEngine
+from coda_jupyter.setup.installers import InstallSettings
 from coda_jupyter.setup.plan import build_plan, install_step_id
 from coda_jupyter.setup.tools import ToolSettings
 
@@ -53,7 +54,11 @@ def cli_version(home: Path, executable: str) -> str:
     env = {"HOME": str(home), "PATH": f"{home}/.local/bin:{os.environ['PATH']}", "NO_COLOR": "1"}
     done = subprocess.run(
         [str(home / ".local" / "bin" / executable), "--version"],
-        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

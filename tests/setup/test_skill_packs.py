@@ -156,7 +156,10 @@ def npm_registry(tmp_path: Path) -> Iterator[str]:
         (source / "package.json").write_text(json.dumps({"name": "@coda-test/skills", "version": version}))
         out = subprocess.run(
             ["npm", "pack", "--json", "--pack-destination", str(tmp_path)],
-            cwd=source, check=True, capture_output=True, text=True,
+            cwd=source,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         filename = json.loads(out.stdout)[0]["filename"]
         tarballs[version] = (tmp_path / filename).read_bytes()
@@ -300,6 +303,9 @@ async def test_a_pack_without_skills_fails_with_the_reason(tmp_path: Path) -> No
 def jp_server_config(jp_server_config: dict[str, Any], git_pack: tuple[str, str]) -> dict[str, Any]:
     url, commit = git_pack
     jp_server_config["SetupService"] = {"skill_sources": [{"git": url, "commit": commit}, {"npm": "left-pad"}]}
+    # Links in HOME, as a Databricks App or write_user_configs has them (locally
+    # they go to the overlay: tests/local).
+    jp_server_config["CodaApp"] = {**jp_server_config["CodaApp"], "write_user_configs": True}
     return jp_server_config
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from coda_jupyter.agents.install import InstallSettings
 from coda_jupyter.agents.writers import ConfigContext
 from coda_jupyter.setup import SetupEngine
+from coda_jupyter.setup.installers import InstallSettings
 from coda_jupyter.setup.node_range import parse_version, satisfies
 from coda_jupyter.setup.plan import build_plan, tool_step_id
 from coda_jupyter.setup.service import SetupService
@@ -123,12 +123,16 @@ def view(engine: SetupEngine) -> dict[str, dict]:
 
 
 @pytest.mark.asyncio
-async def test_configured_checksum_that_does_not_match_installs_nothing(tmp_path: Path, mirror: tuple[str, Path]) -> None:
+async def test_configured_checksum_that_does_not_match_installs_nothing(
+    tmp_path: Path, mirror: tuple[str, Path]
+) -> None:
     base_url, root = mirror
     tool = fake_gh()
     publish(root, tool, {gh_asset(tool): tar_gz({"bin/gh": fake_cli(FAKE_VERSION)})})
     home = tmp_path / "home"
-    engine = await run_tools(home, base_url, [GH], checksums={"gh": {platform_key(): "a" * 64}}, versions={"gh": FAKE_VERSION})
+    engine = await run_tools(
+        home, base_url, [GH], checksums={"gh": {platform_key(): "a" * 64}}, versions={"gh": FAKE_VERSION}
+    )
     step = view(engine)[tool_step_id("gh")]
     assert step["status"] == "failed"
     assert step["error"].startswith(f"checksum mismatch for {gh_asset(tool)}")
@@ -162,7 +166,9 @@ async def test_download_runs_none_of_the_code_in_the_servers_folder(
 
 
 @pytest.mark.asyncio
-async def test_unreachable_mirror_fails_with_reason_and_others_carry_on(tmp_path: Path, mirror: tuple[str, Path]) -> None:
+async def test_unreachable_mirror_fails_with_reason_and_others_carry_on(
+    tmp_path: Path, mirror: tuple[str, Path]
+) -> None:
     base_url, root = mirror
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -192,7 +198,9 @@ async def test_mirror_cannot_swap_the_archive_and_its_checksum_file(tmp_path: Pa
     base_url, root = mirror
     tampered = tar_gz({f"gh_{GH.version}_linux_amd64/bin/gh": fake_cli(GH.version)})
     digest = hashlib.sha256(tampered).hexdigest()
-    publish(root, GH, {gh_asset(GH): tampered, f"gh_{GH.version}_checksums.txt": f"{digest}  {gh_asset(GH)}\n".encode()})
+    publish(
+        root, GH, {gh_asset(GH): tampered, f"gh_{GH.version}_checksums.txt": f"{digest}  {gh_asset(GH)}\n".encode()}
+    )
     home = tmp_path / "home"
 
     engine = await run_tools(home, base_url, [GH])
@@ -246,7 +254,11 @@ async def test_overridden_version_without_checksum_names_the_setting(tmp_path: P
     # only a checksum from our own configuration may be trusted.
     archive = tar_gz({f"gh_{FAKE_VERSION}_linux_amd64/bin/gh": fake_cli(FAKE_VERSION)})
     digest = hashlib.sha256(archive).hexdigest()
-    publish(root, tool, {gh_asset(tool): archive, f"gh_{FAKE_VERSION}_checksums.txt": f"{digest}  {gh_asset(tool)}\n".encode()})
+    publish(
+        root,
+        tool,
+        {gh_asset(tool): archive, f"gh_{FAKE_VERSION}_checksums.txt": f"{digest}  {gh_asset(tool)}\n".encode()},
+    )
     home = tmp_path / "home"
 
     engine = await run_tools(home, base_url, [GH], versions={"gh": FAKE_VERSION})

@@ -16,7 +16,10 @@ def read(path: Path) -> dict:
 def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
     changed = claude.write(make_ctx())
     assert sorted(changed) == sorted([home / ".claude" / "settings.json", home / ".claude.json"])
-    assert read(home / ".claude" / "settings.json") == {
+    written = read(home / ".claude" / "settings.json")
+    # Attention hooks, checked in test_claude_attention_hooks.py.
+    assert set(written.pop("hooks")) == {"Notification", "Stop"}
+    assert written == {
         "env": {
             "ANTHROPIC_MODEL": "databricks-claude-opus-4-7",
             "ANTHROPIC_BASE_URL": f"{SERVING_BASE}/anthropic",
@@ -106,8 +109,11 @@ def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path)
     settings.write_text(json.dumps(own))
     (home / ".claude.json").write_text(json.dumps({"oauthAccount": {"emailAddress": "me@x"}}))
     changed = claude.write(local_ctx)
-    assert changed == [home / ".claude.json"]
-    assert read(settings) == own
+    # settings.json only gains the attention hooks (test_claude_attention_hooks.py).
+    assert sorted(changed) == sorted([settings, home / ".claude.json"])
+    written = read(settings)
+    assert set(written.pop("hooks")) == {"Notification", "Stop"}
+    assert written == own
     state = read(home / ".claude.json")
     assert state["oauthAccount"] == {"emailAddress": "me@x"}
     assert "hasCompletedOnboarding" not in state

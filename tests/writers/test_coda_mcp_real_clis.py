@@ -73,7 +73,7 @@ async def rig_for(tmp_path: Path, jp_serverapp: Any, jp_http_port: int, jp_base_
     endpoint.post = recording_post  # type: ignore[method-assign]
 
     fake = FakeModelUpstream(reply_text="The inbox is empty.")
-    fake.call_tool = "coda_inbox"
+    fake.tool_script = [("coda_inbox", {})]
     await fake.start()
     home = tmp_path / "home"
     (home / "projects").mkdir(parents=True)
@@ -111,7 +111,7 @@ async def test_cli_calls_coda_tools_on_the_server_it_runs_in(
     context = f"{ran.describe()}\n--- server saw ---\n{rig.seen}\n--- model requests ---\n{sent[-4000:]}"
 
     assert "tools/list" in rig.seen.methods, context
-    assert rig.fake.tool_called is not None and rig.fake.tool_called.endswith("coda_inbox"), context
+    assert [name.endswith("coda_inbox") for name in rig.fake.tools_called] == [True], context
     assert rig.seen.tools_called == ["coda_inbox"], context
     # The tool's answer went back to the model: coda_inbox reports its counts.
     assert '\\"counts\\"' in sent or '"counts"' in sent, context

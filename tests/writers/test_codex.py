@@ -18,6 +18,7 @@ MCP = {
         "command": sys.executable,
         "args": ["-m", "coda_jupyter.mcp.bridge"],
         "env_vars": ["JUPYTER_SERVER_URL", "JUPYTER_TOKEN"],
+        "startup_timeout_sec": 60,
     },
 }
 

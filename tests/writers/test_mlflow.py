@@ -4,13 +4,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from coda_jupyter.agents.writers import ConfigContext, MlflowSettings, claude, mlflow
+from coda_jupyter.agents.writers import ConfigContext, MlflowSettings, claude, claude_attention, mlflow
 
 from .helpers import TOKEN, mode, snapshot
 
@@ -86,7 +87,9 @@ def test_merges_with_the_claude_writer_and_user_hooks_without_duplicates(
     data = settings(home)
     assert data["env"]["MY"] == "1" and data["env"]["ANTHROPIC_AUTH_TOKEN"] == TOKEN
     assert data["env"]["MLFLOW_CLAUDE_TRACING_ENABLED"] == "true"
-    assert stop_commands(home) == [USER_HOOK["command"], mlflow.hook_command(ctx)]
+    # The claude writer's attention hook also sits under Stop (test_claude_attention_hooks.py).
+    theirs = [command for command in stop_commands(home) if claude_attention.MARKER not in command]
+    assert theirs == [USER_HOOK["command"], mlflow.hook_command(ctx)]
     assert data["hooks"]["PreToolUse"] == [{"matcher": "Bash", "hooks": [USER_HOOK]}]
 
 
@@ -241,3 +244,28 @@ def test_stop_hook_is_silent_when_mlflow_is_unusable(
         result = run_stop_hook(home, project, transcript)
         assert result.returncode == 0
         assert result.stderr == ""
+
+
+def test_variable_names_are_mlflows_own() -> None:
+    from mlflow.claude_code.config import MLFLOW_TRACING_ENABLED
+    from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_URI
+
+    assert {
+        "enabled": MLFLOW_TRACING_ENABLED,
+        "uri": MLFLOW_TRACKING_URI.name,
+        "experiment": MLFLOW_EXPERIMENT_NAME.name,
+        "experiment_id": MLFLOW_EXPERIMENT_ID.name,
+    } == mlflow.NAMES
+
+
+def test_writing_the_config_never_imports_mlflow(home: Path) -> None:
+    """Importing mlflow outside tests writes ~/.config/mlflow/telemetry.json into the user's HOME."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from coda_jupyter.agents.writers import ConfigContext, mlflow\n"
+        "assert mlflow.write(ConfigContext(home=Path(sys.argv[1])))\n"
+        "print('mlflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

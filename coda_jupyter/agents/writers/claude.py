@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import claude_attention
 from .coda_mcp import McpClientSnippet, bearer, dollar_braces, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, child, merge_entry, update_json
@@ -23,6 +24,10 @@ def settings_path(ctx: ConfigContext) -> Path:
 
 
 def state_path(ctx: ConfigContext) -> Path:
+    # With CLAUDE_CONFIG_DIR set (the overlay), Claude Code keeps this file
+    # inside that folder instead of beside it.
+    if ctx.building_overlay:
+        return ctx.home / ".claude" / ".claude.json"
     return ctx.home / ".claude.json"
 
 
@@ -36,7 +41,7 @@ def trusted_folders(ctx: ConfigContext) -> list[str]:
     filesystem root is never trusted, as that would trust every folder.
     """
     keys: list[str] = []
-    for folder in (ctx.resolved_workspace_dir, ctx.home):
+    for folder in (ctx.resolved_workspace_dir, ctx.real_home):
         for spelling in (os.path.normpath(os.path.abspath(folder)), os.path.realpath(folder)):
             if Path(spelling).parent != Path(spelling) and spelling not in keys:
                 keys.append(spelling)
@@ -84,10 +89,15 @@ def model_env(ctx: ConfigContext) -> dict[str, str]:
 
 def write(ctx: ConfigContext) -> list[Path]:
     changed: list[Path] = []
-    if ctx.has_model_credentials:
-        env = model_env(ctx)
-        if update_json(settings_path(ctx), lambda data: child(data, "env").update(env), SECRET_MODE):
-            changed.append(settings_path(ctx))
+
+    def merge_settings(data: dict[str, Any]) -> None:
+        if ctx.has_model_credentials:
+            child(data, "env").update(model_env(ctx))
+        # Always: they tell JupyterLab when Claude needs the user or is done.
+        claude_attention.merge_hooks(data)
+
+    if update_json(settings_path(ctx), merge_settings, SECRET_MODE):
+        changed.append(settings_path(ctx))
 
     def merge_state(data: dict[str, Any]) -> None:
         for server in ctx.mcp_servers:

@@ -72,6 +72,8 @@ def update_token(ctx: ConfigContext) -> list[Path]:
     return [path] if update_dotenv(path, {KEY_VARIABLE: ctx.api_key}, SECRET_MODE) else []
 
 
+BRIDGE_STARTUP_TIMEOUT_S = 60
+
 # Fields that choose how Codex reaches a server.
 TRANSPORT = {
     *("url", "bearer_token_env_var", "http_headers", "env_http_headers"),
@@ -82,9 +84,19 @@ TRANSPORT = {
 def bridge_entry(coda: CodaMcp) -> dict[str, Any]:
     """Codex reads a bearer token from a variable but takes its url only
     literally, so it runs coda-bridge, which reads both variables. Codex hands a
-    stdio server only a few variables of its own unless ``env_vars`` names more."""
+    stdio server only a few variables of its own unless ``env_vars`` names more.
+
+    Codex gives up on an MCP server that has not answered within 10 s, and
+    drops its tools for the session; starting the bridge's interpreter takes
+    about a second idle but several on a loaded machine (a small App
+    container, agents running beside it), hence a longer wait."""
     command, *args = coda.bridge
-    return {"command": command, "args": args, "env_vars": list(coda.bridge_variables)}
+    return {
+        "command": command,
+        "args": args,
+        "env_vars": list(coda.bridge_variables),
+        "startup_timeout_sec": BRIDGE_STARTUP_TIMEOUT_S,
+    }
 
 
 def _snippet(url: str) -> str:

@@ -96,6 +96,33 @@ class ConfigContext:
     # A Databricks App: the app owns HOME, so the global git config is ours
     # to change; locally it is the user's.
     apps_mode: bool = False
+    # Locally (unless ``write_user_configs``): the folder coda owns where agent
+    # configs go instead of HOME; Jupyter terminals point each agent at it
+    # (``agents/overlay.py``). None: agent configs go to ``home``.
+    overlay_home: Path | None = None
+    # Set while an overlay is being built: ``home`` is then a build folder,
+    # ``user_home`` the user's HOME (whose files are the base and stay
+    # untouched) and ``published_home`` where the build ends up, so paths
+    # written into a file name the folder agents will read.
+    user_home: Path | None = None
+    published_home: Path | None = None
+    # Folders under ``home`` that get a link per shared skill.
+    skill_link_dirs: tuple[str, ...] = (".claude/skills", ".agents/skills")
+
+    @property
+    def building_overlay(self) -> bool:
+        return self.user_home is not None
+
+    @property
+    def real_home(self) -> Path:
+        """The user's HOME: what trust lists and the guidance name, wherever files go."""
+        return self.user_home if self.user_home is not None else self.home
+
+    def published(self, path: Path) -> Path:
+        """``path`` (under ``home``) as agents will see it once the build is in place."""
+        if self.published_home is None:
+            return path
+        return self.published_home / path.relative_to(self.home)
 
     @property
     def has_model_credentials(self) -> bool:
@@ -105,11 +132,11 @@ class ConfigContext:
     def resolved_data_dir(self) -> Path:
         if self.data_dir is not None:
             return self.data_dir
-        return self.home / ".local" / "share" / "coda"
+        return self.real_home / ".local" / "share" / "coda"
 
     @property
     def resolved_workspace_dir(self) -> Path:
-        return self.workspace_dir if self.workspace_dir is not None else self.home / "projects"
+        return self.workspace_dir if self.workspace_dir is not None else self.real_home / "projects"
 
     @property
     def owner(self) -> str:

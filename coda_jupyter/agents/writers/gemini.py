@@ -60,7 +60,7 @@ def write(ctx: ConfigContext) -> list[Path]:
 
     # Gemini silently ignores ~/.gemini/.env in folders it does not trust.
     def merge_trust(data: dict[str, Any]) -> None:
-        for trusted in (ctx.home, ctx.home / "projects"):
+        for trusted in (ctx.real_home, ctx.real_home / "projects"):
             data.setdefault(str(trusted), TRUST)
 
     trusted_folders = folder / "trustedFolders.json"

@@ -1,10 +1,13 @@
 """Git identity from the Databricks user, and gh as git's credential helper.
 
-Both go through ``git config --global``. An identity the user set is kept
-unless ``overwrite_git_identity`` is on. The credential helper is written only
-in a Databricks App, where the app owns HOME: after ``gh auth login`` in a
-terminal, ``git push`` over HTTPS uses gh's login. Locally the global git
-config is the user's, and ``gh auth setup-git`` is theirs to run.
+Both go through ``git config --global``, so both are written only when the
+global git config is coda's to change: in a Databricks App, where the app
+owns HOME, or locally when the user opted in with
+``CodaApp.write_user_configs``. Otherwise the user's ``~/.gitconfig`` (and
+git's XDG config) is never touched: their identity is theirs, and
+``gh auth setup-git`` is theirs to run. An identity the user set is kept
+unless ``overwrite_git_identity`` is on. With the credential helper, after
+``gh auth login`` in a terminal ``git push`` over HTTPS uses gh's login.
 """
 
 from __future__ import annotations
@@ -96,7 +99,19 @@ def write_credential_helpers(ctx: ConfigContext) -> bool:
     return changed
 
 
+def owns_global_config(ctx: ConfigContext) -> bool:
+    """Whether the global git config of ``ctx.home`` is coda's to change.
+
+    Setup names an overlay exactly when HOME is not coda's to write (local
+    mode without ``write_user_configs``); git's own config has no overlay,
+    so then it is left alone.
+    """
+    return ctx.apps_mode or ctx.overlay_home is None
+
+
 def write(ctx: ConfigContext) -> list[Path]:
+    if not owns_global_config(ctx):
+        return []
     wanted = {"user.email": ctx.user_email, "user.name": display_name(ctx)}
     changed = False
     for key, value in wanted.items():

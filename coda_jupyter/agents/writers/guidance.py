@@ -41,10 +41,10 @@ def render(ctx: ConfigContext, agent_ids: Iterable[str]) -> str:
     """The guidance block, markers included, for this context."""
     body = Template(INSTRUCTIONS.read_text(encoding="utf-8")).substitute(
         workspace=ctx.resolved_workspace_dir,
-        projects=ctx.home / "projects",
+        projects=ctx.real_home / "projects",
         owner=ctx.user_email or "<your email>",
         agents=", ".join(agent_ids),
-        skills=" and ".join(f"`{folder}`" for folder in link_dirs(ctx)),
+        skills=" and ".join(f"`{ctx.published(folder)}`" for folder in link_dirs(ctx)),
     )
     return f"{BEGIN}\n{body.strip()}\n{END}"
 
@@ -83,6 +83,10 @@ def write_subagents(ctx: ConfigContext, agents: Iterable[AgentSpec]) -> list[Pat
                 if current is not None and SUBAGENT_MARK not in current:
                     log.warning("subagent %s: %s is the user's own; left as is", path.stem, path)
                     continue
+                if ctx.building_overlay and path.is_symlink():
+                    # The overlay links the user's copy of an older one of ours:
+                    # replace the link, never write through it into HOME.
+                    path.unlink()
                 if write_if_changed(path, text, kept_mode(path, PLAIN_MODE)):
                     changed.append(path)
     return changed

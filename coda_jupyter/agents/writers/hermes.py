@@ -28,6 +28,17 @@ def _is_ours(entry: Any, ctx: ConfigContext, base_url: str) -> bool:
     )
 
 
+def _skill_folders(ctx: ConfigContext) -> list[str]:
+    """The shared skills, and in an overlay the user's own: Hermes then reads
+    its skills from the overlay's HERMES_HOME, so ``~/.hermes/skills`` is
+    listed as an external folder (read, never written by Hermes)."""
+    folders = [str(ctx.published(shared_skills_dir(ctx)))]
+    own = ctx.real_home / ".hermes" / "skills"
+    if ctx.building_overlay and own.is_dir():
+        folders.append(str(own))
+    return folders
+
+
 def write(ctx: ConfigContext) -> list[Path]:
     def merge(data: dict[str, Any]) -> None:
         if ctx.has_model_credentials:
@@ -48,9 +59,9 @@ def write(ctx: ConfigContext) -> list[Path]:
         skills = child(data, "skills")
         external = skills.get("external_dirs")
         external = list(external) if isinstance(external, list) else ([external] if external else [])
-        shared = str(shared_skills_dir(ctx))
-        if shared not in external:
-            external.append(shared)
+        for folder in _skill_folders(ctx):
+            if folder not in external:
+                external.append(folder)
         skills["external_dirs"] = external
 
         for server in ctx.mcp_servers:

@@ -5,7 +5,7 @@ a no-op shim pointing at a marketplace plugin that ``claude plugin install``
 fetches from GitHub).  The transcript-to-trace code still ships in
 ``mlflow.claude_code.tracing``; ``mlflow_hook.py`` drives it, run by the
 server's own interpreter, which is known to have mlflow.  The env key names
-come from mlflow itself.
+are mlflow's own.
 
 Not ``mlflow.claude_code.config.setup_environment_config``: it contacts the
 tracking server at write time to turn the experiment name into an id (a
@@ -34,18 +34,21 @@ OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 _OUR_VALUES = {ALLOW_FILE_STORE: "true", OTLP_ENDPOINT: ""}
 
 
-def _names() -> dict[str, str]:
-    # Imported here: mlflow costs most of a second to import and only this
-    # writer needs it.
-    from mlflow.claude_code.config import MLFLOW_TRACING_ENABLED
-    from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_URI
+# mlflow's own variable names (``mlflow.claude_code.config`` and
+# ``mlflow.environment_variables``; a test keeps them equal). Written out
+# rather than imported: importing mlflow in the server costs most of a
+# second and, outside tests, creates ``~/.config/mlflow/telemetry.json``
+# in the user's HOME.
+NAMES = {
+    "enabled": "MLFLOW_CLAUDE_TRACING_ENABLED",
+    "uri": "MLFLOW_TRACKING_URI",
+    "experiment": "MLFLOW_EXPERIMENT_NAME",
+    "experiment_id": "MLFLOW_EXPERIMENT_ID",
+}
 
-    return {
-        "enabled": MLFLOW_TRACING_ENABLED,
-        "uri": MLFLOW_TRACKING_URI.name,
-        "experiment": MLFLOW_EXPERIMENT_NAME.name,
-        "experiment_id": MLFLOW_EXPERIMENT_ID.name,
-    }
+
+def _names() -> dict[str, str]:
+    return NAMES
 
 
 def settings_path(ctx: ConfigContext) -> Path:

@@ -79,6 +79,11 @@ def write(ctx: ConfigContext) -> list[Path]:
                     ctx.endpoint("openai"),
                     [ctx.models.codex],
                 )
+            if ctx.building_overlay:
+                # auth.json sits under XDG_DATA_HOME, which the overlay does
+                # not move: the key goes beside the provider, in a 0600 file.
+                for provider_id in provider_ids(ctx):
+                    child(child(providers, provider_id), "options")["apiKey"] = ctx.api_key
             data["model"] = f"{PROVIDER_ID}/{ctx.models.opencode}"
             data["small_model"] = f"{PROVIDER_ID}/{ctx.models.opencode_small}"
         for server in ctx.mcp_servers:
@@ -87,9 +92,10 @@ def write(ctx: ConfigContext) -> list[Path]:
             replace_entry(child(data, "mcp"), ctx.coda_mcp.name, coda_entry(url_from(env_reference)), TRANSPORT)
 
     path = config_path(ctx)
-    if update_json(path, merge, kept_mode(path)):
+    mode = SECRET_MODE if ctx.building_overlay else kept_mode(path)
+    if update_json(path, merge, mode):
         changed.append(path)
-    if ctx.has_model_credentials:
+    if ctx.has_model_credentials and not ctx.building_overlay:
         changed += _write_keys(ctx, provider_ids(ctx))
     return changed
 

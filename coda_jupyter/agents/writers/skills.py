@@ -37,10 +37,14 @@ def shared_skills_dir(ctx: ConfigContext) -> Path:
 
 
 def link_dirs(ctx: ConfigContext) -> list[Path]:
-    return [ctx.home / ".claude" / "skills", shared_skills_dir(ctx)]
+    return [ctx.home / folder for folder in dict.fromkeys((*ctx.skill_link_dirs, ".agents/skills"))]
 
 
 def manifest_path(ctx: ConfigContext) -> Path:
+    # An overlay build starts from an empty folder each time: its links are
+    # recorded inside it, apart from those made in the user's HOME.
+    if ctx.building_overlay:
+        return ctx.home / ".coda-jupyter" / "skill-links.json"
     return ctx.resolved_data_dir / "skill-links.json"
 
 

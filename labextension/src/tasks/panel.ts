@@ -1,8 +1,10 @@
-import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import type { IAttentionState } from '../attention/model';
 import { element } from '../dom';
+import type { IAttention } from '../tokens';
 import { clientConfigs, IClientConfig, mcpUrl } from './clients';
 import { ITaskEntry, TasksModel } from './model';
 
@@ -21,6 +23,13 @@ function elapsed(seconds: number): string {
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+export interface ITaskActions {
+  /** The task's terminal while it runs, its transcript view once it ended. */
+  openTask(taskId: string): void;
+  openTranscript(taskId: string): void;
+  attention: IAttention | null;
+}
+
 async function showText(title: string, text: string): Promise<void> {
   const body = new Widget({ node: element('pre', 'coda-TasksPanel-text', text) });
   await showDialog({ title, body, buttons: [Dialog.okButton({ label: 'Close' })] });
@@ -33,10 +42,13 @@ async function showText(title: string, text: string): Promise<void> {
 export class TasksPanel extends Widget {
   private _header = element('div', 'coda-TasksPanel-header');
   private _list = element('ul', 'coda-TasksPanel-list');
+  // Terminals (not tasks) that call for the user.
+  private _attention = element('div', 'coda-TasksPanel-attention');
 
   constructor(
-    private _app: JupyterFrontEnd,
-    private _model: TasksModel
+    private _model: TasksModel,
+    private _trans: TranslationBundle,
+    private _actions: ITaskActions
   ) {
     super();
     this.id = 'coda-tasks-panel';
@@ -44,11 +56,13 @@ export class TasksPanel extends Widget {
     this.title.caption = 'Agent tasks (background tasks submitted over MCP)';
     this.node.append(
       element('h3', 'coda-AgentsPanel-title', 'Agent tasks'),
+      this._attention,
       this._header,
       this._list,
       this._clientsNode()
     );
     _model.changed.connect(this._render, this);
+    _actions.attention?.model.changed.connect(this._render, this);
     this._render();
   }
 
@@ -60,7 +74,49 @@ export class TasksPanel extends Widget {
     this._model.visible = false;
   }
 
+  private _attentionFor(terminal: string | null): IAttentionState | undefined {
+    return terminal ? this._actions.attention?.model.get(terminal) : undefined;
+  }
+
+  private _attentionLabel(state: IAttentionState): string {
+    return state.kind === 'done' ? this._trans.__('done') : this._trans.__('needs input');
+  }
+
+  private _renderAttention(): void {
+    const attention = this._actions.attention;
+    const taskTerminals = new Set(
+      (this._model.list?.tasks ?? []).map(task => task.terminal ?? `task_${task.task_id}`)
+    );
+    const states = attention
+      ? [...attention.model.states.values()].filter(s => !taskTerminals.has(s.terminal))
+      : [];
+    this._attention.replaceChildren(
+      ...states.map(state => {
+        const item = element('div', 'coda-TasksPanel-attentionItem');
+        item.dataset.attentionTerminal = state.terminal;
+        item.dataset.attention = state.kind;
+        item.append(
+          element('span', `coda-AgentsPanel-badge coda-mod-${state.kind}`, this._attentionLabel(state)),
+          element('span', 'coda-TasksPanel-agent', state.title || state.terminal),
+          button(
+            this._trans.__('Show'),
+            () => {
+              attention?.focus(state.terminal);
+              attention?.model.clear(state.terminal);
+            },
+            this._trans.__('Focus terminal %1', state.terminal)
+          )
+        );
+        if (state.body) {
+          item.title = state.body;
+        }
+        return item;
+      })
+    );
+  }
+
   private _render(): void {
+    this._renderAttention();
     const list = this._model.list;
     if (!list) {
       this._header.textContent = this._model.error
@@ -87,6 +143,13 @@ export class TasksPanel extends Widget {
       element('span', 'coda-TasksPanel-agent', task.agent),
       element('span', 'coda-AgentsPanel-elapsed', elapsed(task.elapsed_s))
     );
+    const called = this._attentionFor(task.terminal ?? `task_${task.task_id}`);
+    if (called) {
+      item.dataset.attention = called.kind;
+      row.append(
+        element('span', `coda-AgentsPanel-badge coda-mod-${called.kind} coda-TasksPanel-attentionBadge`, this._attentionLabel(called))
+      );
+    }
     item.append(row, element('div', 'coda-TasksPanel-prompt', task.prompt_summary));
     const note = task.status === 'running' ? task.progress : task.summary;
     if (note) {
@@ -95,11 +158,11 @@ export class TasksPanel extends Widget {
     const actions = element('div', 'coda-TasksPanel-actions');
     if (task.terminal && task.status === 'running') {
       actions.append(
-        button('Terminal', () => void this._openTerminal(task), 'Watch or step in: open the task terminal')
+        button('Terminal', () => this._openTerminal(task), 'Watch or step in: open the task terminal')
       );
     }
     actions.append(
-      button('Transcript', () => void this._showTranscript(task)),
+      button('Transcript', () => this._showTranscript(task), 'Read what the agent printed'),
       button('Result', () => void this._showResult(task))
     );
     if (task.status === 'running') {
@@ -109,17 +172,13 @@ export class TasksPanel extends Widget {
     return item;
   }
 
-  private async _openTerminal(task: ITaskEntry): Promise<void> {
-    await this._app.commands.execute('terminal:open', { name: task.terminal ?? '' });
+  private _openTerminal(task: ITaskEntry): void {
+    this._actions.openTask(task.task_id);
   }
 
-  private async _showTranscript(task: ITaskEntry): Promise<void> {
-    try {
-      const text = await this._model.transcript(task.task_id);
-      await showText(`Transcript of task ${task.task_id}`, text || '(empty)');
-    } catch (error) {
-      Notification.error(`Transcript unavailable: ${(error as Error).message}`);
-    }
+  /** The same read-only view a finished task's lab_url opens. */
+  private _showTranscript(task: ITaskEntry): void {
+    this._actions.openTranscript(task.task_id);
   }
 
   private async _showResult(task: ITaskEntry): Promise<void> {

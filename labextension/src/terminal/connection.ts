@@ -6,16 +6,47 @@
  * attempt it stops for good. Here a banner says when the terminal is
  * reconnecting (and that typing is kept for later), and once JupyterLab has
  * given up it keeps trying on its own schedule. A button tries at once.
+ *
+ * When the terminal's websocket cannot be opened at all (a proxy refusing
+ * upgrades), the connection switches to HTTP (fallback.ts); a badge on the
+ * terminal says so, and the terminal node's `data-coda-transport` is `http`.
  */
 import type { ITerminal } from '@jupyterlab/terminal';
 import type { Terminal } from '@jupyterlab/services';
 
+import { TransportKind, allowHttpFallback } from './fallback';
+
 const BANNER_CLASS = 'coda-TerminalConnection';
+const BADGE_CLASS = 'coda-TerminalTransport';
 // Retries after JupyterLab's own ones are used up: doubling, capped.
 const RETRY_FIRST_MS = 2000;
 const RETRY_MAX_MS = 30000;
 
+function showTransport(terminal: ITerminal.ITerminal): void {
+  const choice = allowHttpFallback(terminal.session);
+  if (!choice) {
+    return;
+  }
+  const badge = document.createElement('div');
+  badge.className = BADGE_CLASS;
+  badge.textContent = 'HTTP';
+  badge.title =
+    'Websockets are blocked between this browser and the server, so this ' +
+    'terminal talks to it over ordinary HTTP requests. Everything works; ' +
+    'output may arrive a little later.';
+  badge.hidden = true;
+  terminal.node.appendChild(badge);
+  const update = (kind: TransportKind): void => {
+    terminal.node.dataset.codaTransport = kind;
+    badge.hidden = kind !== 'http';
+  };
+  update(choice.kind);
+  choice.changed.connect((_, kind) => update(kind));
+  terminal.session.disposed.connect(() => badge.remove());
+}
+
 export function showConnectionState(terminal: ITerminal.ITerminal): void {
+  showTransport(terminal);
   const session: Terminal.ITerminalConnection = terminal.session;
   const banner = document.createElement('div');
   banner.className = BANNER_CLASS;

@@ -17,6 +17,8 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { ITerminal, ITerminalTracker } from '@jupyterlab/terminal';
 
 import { CORE_TERMINAL_PLUGIN } from '../terminals';
+import { ICodaTerminals, ITerminals } from '../tokens';
+import { TerminalRegistry } from './registry';
 import { loadAddons } from './addons';
 import { showConnectionState } from './connection';
 import { controlFlow } from './flow';
@@ -57,11 +59,12 @@ const CATEGORY = 'Terminal';
 
 type TerminalWidget = MainAreaWidget<ITerminal.ITerminal>;
 
-export const terminalFeaturesPlugin: JupyterFrontEndPlugin<void> = {
+export const terminalFeaturesPlugin: JupyterFrontEndPlugin<ITerminals> = {
   id: PLUGIN_ID,
   description:
     'Terminal themes, fonts, image paste and drop, voice input, split panes, OSC 52 clipboard and inline images.',
   autoStart: true,
+  provides: ICodaTerminals,
   requires: [ITerminalTracker, ISettingRegistry],
   optional: [ICommandPalette, IStateDB],
   activate: async (
@@ -102,8 +105,10 @@ export const terminalFeaturesPlugin: JupyterFrontEndPlugin<void> = {
         dictations.get(widget)?.cancel();
       });
     };
-    tracker.forEach(setUp);
-    tracker.widgetAdded.connect((_, widget) => setUp(widget));
+    const terminals = new TerminalRegistry(setUp);
+    // Terminals injected before this plugin started are in the tracker too.
+    tracker.forEach(widget => terminals.adopt(widget));
+    tracker.widgetAdded.connect((_, widget) => terminals.adopt(widget));
 
     commands.addCommand(CommandIDs.setTheme, {
       label: args => {
@@ -260,5 +265,6 @@ export const terminalFeaturesPlugin: JupyterFrontEndPlugin<void> = {
         });
       }
     }
+    return terminals;
   }
 };
