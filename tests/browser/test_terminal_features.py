@@ -642,7 +642,7 @@ def test_a_reload_types_nothing_into_the_running_program(page: Any, lab: Lab, ki
 
 
 def test_a_dropped_connection_is_shown_and_typing_is_kept(page: Any, lab: Lab) -> None:
-    """The terminal's websocket drops and cannot come back for a while (a proxy, a
+    """The terminal's connection drops and cannot come back for a while (a
     network change): the terminal says so, what is typed meanwhile arrives once
     it is back, and the banner goes away."""
     blocked = {"now": False}
@@ -654,7 +654,15 @@ def test_a_dropped_connection_is_shown_and_typing_is_kept(page: Any, lab: Lab) -
         else:
             ws.connect_to_server()
 
+    def gate_http(route: Any) -> None:
+        # The network is gone for the HTTP fallback too, or the terminal would rightly switch to it.
+        if blocked["now"]:
+            route.abort()
+        else:
+            route.continue_()
+
     page.route_web_socket(re.compile(r"/terminals/websocket/"), gate)
+    page.route(re.compile(r"/coda/api/terminals/"), gate_http)
     start_lab(page, lab)
     term_id = open_terminal(page)
     banner = page.locator(f"#{term_id} .coda-TerminalConnection")
