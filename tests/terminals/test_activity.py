@@ -8,45 +8,20 @@ of activity stamps are asserted, never how long anything took.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..conftest import write_stub
 from ..mcp.conftest import call
-from .conftest import server_config
-
-TICKER = 'echo "ticker ready"; while true; do echo tick; sleep 0.2; done'
-IDLER = 'echo "idler ready"'
+from .conftest import idler_and_ticker_config, open_agent
 
 
 @pytest.fixture
 def jp_server_config(jp_server_config: Any) -> dict[str, Any]:
-    config = server_config()
-    config["CodaApp"]["agents"].update(
-        {
-            "idler": {"executable": "idler-agent", "label": "Idler"},
-            "ticker": {"executable": "ticker-agent", "label": "Ticker"},
-        }
-    )
+    config = idler_and_ticker_config()
     config["AgentActivity"] = {"interval": 0.2}
     return config
-
-
-@pytest.fixture
-def agents(jp_home_dir: Path, stub_agent: Path) -> None:
-    bin_dir = Path(jp_home_dir) / ".local" / "bin"
-    write_stub(bin_dir, "idler-agent", IDLER)
-    write_stub(bin_dir, "ticker-agent", TICKER)
-
-
-async def _open(jp_fetch: Any, agent: str) -> str:
-    response = await jp_fetch("coda", "api", "agents", agent, "terminals", method="POST", body="{}")
-    name: str = json.loads(response.body)["name"]
-    return name
 
 
 async def _activity_passes(jp_serverapp: Any, mark: datetime, timeout: float = 30) -> None:
@@ -60,14 +35,14 @@ async def _activity_passes(jp_serverapp: Any, mark: datetime, timeout: float = 3
 async def test_an_agent_printing_with_no_browser_attached_is_activity(
     jp_fetch: Any, jp_serverapp: Any, agents: None
 ) -> None:
-    await _open(jp_fetch, "ticker")
+    await open_agent(jp_fetch, "ticker")
     # Past the launch request (itself API activity): only the agent's output can move it now.
     mark = jp_serverapp.web_app.last_activity() + timedelta(seconds=1)
     await _activity_passes(jp_serverapp, mark)
 
 
 async def test_a_quiet_agent_at_its_prompt_is_not_activity(jp_fetch: Any, jp_serverapp: Any, agents: None) -> None:
-    name = await _open(jp_fetch, "idler")
+    name = await open_agent(jp_fetch, "idler")
     terminals = jp_serverapp.web_app.settings["terminal_manager"].terminals
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30

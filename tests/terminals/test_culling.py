@@ -7,53 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..conftest import write_stub
 from ..mcp.conftest import call
-from .conftest import coda_app, server_config
+from .conftest import coda_app, idler_and_ticker_config, open_agent
 
 IDLE_TIMEOUT = 5
 WARNING_BEFORE = 3
 WARNING = "closed in"
 
-# An agent that prints once and exits, leaving an idle shell; and one that
-# keeps printing, as an agent at work does.
-IDLER = 'echo "idler ready"'
-TICKER = 'echo "ticker ready"; while true; do echo tick; sleep 0.2; done'
-
 
 @pytest.fixture
 def jp_server_config(jp_server_config: Any) -> dict[str, Any]:
-    config = server_config(max_concurrent=4)
-    config["CodaApp"]["agents"].update(
-        {
-            "idler": {"executable": "idler-agent", "label": "Idler"},
-            "ticker": {"executable": "ticker-agent", "label": "Ticker"},
-        }
-    )
+    config = idler_and_ticker_config(max_concurrent=4)
     config["TerminalCuller"] = {
         "idle_timeout": IDLE_TIMEOUT,
         "warning_before": WARNING_BEFORE,
         "check_interval": 0.5,
     }
     return config
-
-
-@pytest.fixture
-def agents(jp_home_dir: Path, stub_agent: Path) -> None:
-    bin_dir = Path(jp_home_dir) / ".local" / "bin"
-    write_stub(bin_dir, "idler-agent", IDLER)
-    write_stub(bin_dir, "ticker-agent", TICKER)
-
-
-async def _open(jp_fetch: Any, agent: str) -> str:
-    response = await jp_fetch("coda", "api", "agents", agent, "terminals", method="POST", body="{}")
-    name: str = json.loads(response.body)["name"]
-    return name
 
 
 async def _running(jp_fetch: Any) -> list[str]:
@@ -75,10 +49,8 @@ async def _read_until_closed(ws: Any, timeout: float = 60) -> str:
     raise AssertionError(f"the terminal was never closed; it said: {collected!r}")
 
 
-async def test_an_idle_agent_terminal_is_warned_then_closed(
-    jp_fetch: Any, jp_ws_fetch: Any, agents: None
-) -> None:
-    name = await _open(jp_fetch, "idler")
+async def test_an_idle_agent_terminal_is_warned_then_closed(jp_fetch: Any, jp_ws_fetch: Any, agents: None) -> None:
+    name = await open_agent(jp_fetch, "idler")
     ws = await jp_ws_fetch("terminals", "websocket", name)
     said = await _read_until_closed(ws)
     assert "idler ready" in said
@@ -91,7 +63,7 @@ async def test_an_idle_agent_terminal_is_warned_then_closed(
 async def test_typing_after_the_warning_keeps_the_terminal_for_a_new_idle_period(
     jp_fetch: Any, jp_ws_fetch: Any, agents: None
 ) -> None:
-    name = await _open(jp_fetch, "idler")
+    name = await open_agent(jp_fetch, "idler")
     ws = await jp_ws_fetch("terminals", "websocket", name)
     said = ""
     while WARNING not in said:
@@ -107,11 +79,11 @@ async def test_typing_after_the_warning_keeps_the_terminal_for_a_new_idle_period
 async def test_active_terminals_and_background_tasks_are_not_culled(
     jp_fetch: Any, jp_ws_fetch: Any, jp_serverapp: Any, mcp_session: Any, agents: None
 ) -> None:
-    busy = await _open(jp_fetch, "ticker")
+    busy = await open_agent(jp_fetch, "ticker")
     async with mcp_session() as session:
         # The task's agent goes quiet after its first line, like a long silent build.
         task = await call(session, "coda_run", prompt="MODE:SLEEP")
-        idle = await _open(jp_fetch, "idler")
+        idle = await open_agent(jp_fetch, "idler")
         # The idle terminal's end shows the culler has run past the idle timeout.
         await _read_until_closed(await jp_ws_fetch("terminals", "websocket", idle))
 
