@@ -152,19 +152,25 @@ def cat_throughput(page: Any, lab: Lab, big: Path) -> float:
     return big.stat().st_size / 1e6 / elapsed
 
 
-def echo_latency(page: Any, lab: Lab, keys: int) -> list[float]:
-    flood = open_terminal(page)
-    quiet = open_terminal(page)
-    run(page, flood, "yes")
-    time.sleep(2)
-    page.evaluate(ECHO_PROBE, quiet)
-    activate(page, quiet)
-    page.locator(f"#{quiet} .xterm-helper-textarea").focus()
+def timed_echoes(page: Any, term_id: str, keys: int) -> list[float]:
+    """Type ``keys`` keys one by one into the terminal; each one's key-to-echo time in ms."""
+    page.evaluate(ECHO_PROBE, term_id)
+    activate(page, term_id)
+    page.locator(f"#{term_id} .xterm-helper-textarea").focus()
     for n in range(keys):
         page.keyboard.press("x")
         page.wait_for_function(f"() => window.__echo.length > {n}", timeout=60_000)
         time.sleep(0.05)
     samples: list[float] = page.evaluate("() => window.__echo")
+    return samples
+
+
+def echo_latency(page: Any, lab: Lab, keys: int) -> list[float]:
+    flood = open_terminal(page)
+    quiet = open_terminal(page)
+    run(page, flood, "yes")
+    time.sleep(2)
+    samples = timed_echoes(page, quiet, keys)
     # Stock JupyterLab can take minutes to work through this flood's backlog:
     # a fresh page and shutting the terminals down end it on both sides alike.
     page.goto(lab.page_url())

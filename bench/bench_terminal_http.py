@@ -30,29 +30,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_terminal_flow import (  # noqa: E402
-    ECHO_PROBE,
     HAS_LINE,
-    activate,
     close_all_terminals,
     ctrl_c,
     open_terminal,
     percentile,
     run,
+    timed_echoes,
 )
 from tests.apps.conftest import APP_NAME, OWNER, SERVICE_PRINCIPAL_ENV, apps_server  # noqa: E402
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab  # noqa: E402
 
 
 def echo_latency(page: Any, lab: Lab, keys: int) -> list[float]:
-    term_id = open_terminal(page)
-    page.evaluate(ECHO_PROBE, term_id)
-    activate(page, term_id)
-    page.locator(f"#{term_id} .xterm-helper-textarea").focus()
-    for n in range(keys):
-        page.keyboard.press("x")
-        page.wait_for_function(f"() => window.__echo.length > {n}", timeout=60_000)
-        time.sleep(0.05)
-    samples: list[float] = page.evaluate("() => window.__echo")
+    samples = timed_echoes(page, open_terminal(page), keys)
     close_all_terminals(page, lab)
     return samples
 
