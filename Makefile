@@ -15,6 +15,7 @@ export PATH := $(BIN):$(PATH)
 LAB_SOURCES := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) \
 	labextension/package.json labextension/tsconfig.json
 BUILT_LAB := coda_jupyter/labextension/static/style.js
+LAB_DEPS := labextension/node_modules/.yarn-state.yml
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM ?= /usr/bin/chromium
 CHP_VERSION := 5.3.0
@@ -34,9 +35,12 @@ build: $(BUILT_LAB) ## build the lab extension into coda_jupyter/labextension
 test: lint $(STAMPS)/chromium $(CHP) ## install test deps, lint, and run all tests
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
-lint: $(STAMPS)/test-deps ## check the Python code with ruff and mypy (settings in pyproject.toml)
+# The lab extension's linters come from its node_modules, installed from yarn.lock.
+lint: $(STAMPS)/test-deps $(LAB_DEPS) ## ruff and mypy over the Python code, eslint and prettier over the lab extension
 	$(BIN)/ruff check coda_jupyter tests bench
+	$(BIN)/ruff format --check coda_jupyter tests bench
 	$(BIN)/mypy coda_jupyter
+	cd labextension && jlpm lint:check
 
 # The first-run pictures in docs/deployment.md, taken by the journey test.
 screenshots: $(STAMPS)/test-deps $(STAMPS)/chromium ## regenerate docs/images/ from the Databricks App journey test
@@ -51,11 +55,11 @@ $(STAMPS)/toolchain: | $(BIN)/python
 	$(BIN)/pip install --quiet "jupyterlab>=4.6,<4.7" "hatchling>=1.5" "hatch-jupyter-builder>=0.9.1" "hatch-nodejs-version>=0.3.2" editables
 	@mkdir -p $(STAMPS) && touch $@
 
-labextension/node_modules/.yarn-state.yml: labextension/package.json labextension/yarn.lock labextension/.yarnrc.yml $(STAMPS)/toolchain
+$(LAB_DEPS): labextension/package.json labextension/yarn.lock labextension/.yarnrc.yml $(STAMPS)/toolchain
 	cd labextension && jlpm install --immutable
 	@touch $@
 
-$(BUILT_LAB): $(LAB_SOURCES) labextension/node_modules/.yarn-state.yml
+$(BUILT_LAB): $(LAB_SOURCES) $(LAB_DEPS)
 	cd labextension && jlpm build:prod
 	@touch $@
 

@@ -174,7 +174,7 @@ async def measure(agent_ids: list[str], base: Path, settle: float) -> dict[str, 
     root.mkdir(parents=True)
     for cli in clis.values():
         configure(cli, home, root, gateway)
-    config = {"CodaApp": {"extra_path": sorted({str(cli.bin_dir) for cli in clis.values()})}}
+    config = {"AgentTerminals": {"extra_path": sorted({str(cli.bin_dir) for cli in clis.values()})}}
     report: dict[str, Any] = {"agents": {}}
     try:
         with running_lab(base, extra_env=QUIET_ENV, server_config=config) as lab:

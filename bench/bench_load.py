@@ -174,7 +174,10 @@ def run_load(seconds: float, floods: int, clients: int, pause: float = 0.0) -> d
             port,
             TOKEN,
             stubs={"flood-agent": FLOOD_STUB},
-            config={"CodaApp": {"agents": {"flood": {"executable": "flood-agent"}}, "setup_builtin": False}},
+            config={
+                "CodaApp": {"agents": {"flood": {"executable": "flood-agent"}}},
+                "SetupService": {"builtin": False},
+            },
         )
         try:
             wait_ready(port, TOKEN)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-try:
-    from ._version import __version__
-except ImportError:  # running from a source tree that was never built
-    __version__ = "0.0.0.dev0"
+from .version import __version__
 
 __all__ = ["__version__"]
 

@@ -48,12 +48,10 @@ def jp_server_config(jp_server_config: Any) -> dict[str, Any]:
             "jpserver_extensions": {"coda_jupyter": True, "jupyter_server_terminals": True},
             "allow_unauthenticated_access": False,
         },
-        "CodaApp": {
-            "agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}},
-            # Real installs are tested on their own (tests/setup); here they would
-            # only slow every server start down.
-            "setup_builtin": False,
-        },
+        "CodaApp": {"agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}}},
+        # Real installs are tested on their own (tests/setup); here they would
+        # only slow every server start down.
+        "SetupService": {"builtin": False},
     }
 
 

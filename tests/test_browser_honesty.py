@@ -40,8 +40,10 @@ def promise_predicates(source: str, filename: str) -> list[str]:
             continue
         if node.func.attr != "wait_for_function":
             continue
-        expression = node.args[0] if node.args else next(
-            (keyword.value for keyword in node.keywords if keyword.arg == "expression"), None
+        expression = (
+            node.args[0]
+            if node.args
+            else next((keyword.value for keyword in node.keywords if keyword.arg == "expression"), None)
         )
         text = _predicate_text(expression) if expression is not None else None
         if text is not None and _PROMISE_PREDICATE.search(text):
@@ -56,7 +58,7 @@ def waiting_on(arguments: str) -> str:
 
 def test_the_check_recognises_promise_predicates() -> None:
     flagged = [
-        waiting_on('"async () => (await navigator.clipboard.readText()) === \'hi\'"'),
+        waiting_on("\"async () => (await navigator.clipboard.readText()) === 'hi'\""),
         waiting_on("'  async function () { return true; }'"),
         waiting_on('expression="x => fetch(x).then(r => r.ok)", arg="/"'),
         waiting_on('"() => new Promise(r => setTimeout(() => r(false), 10))"'),
@@ -66,7 +68,7 @@ def test_the_check_recognises_promise_predicates() -> None:
         assert promise_predicates(line, "t.py"), line
     fine = [
         waiting_on("\"() => document.title === 'x'\""),
-        waiting_on('"(sel) => (document.querySelector(sel)?.textContent ?? \'\').includes(\'async\')"'),
+        waiting_on("\"(sel) => (document.querySelector(sel)?.textContent ?? '').includes('async')\""),
         waiting_on("predicate"),
     ]
     for line in fine:

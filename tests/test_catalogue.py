@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from coda_jupyter.agents import BUILTIN, Catalogue
+from coda_jupyter.agents.catalogue import model_roles, models_from_environment, unknown_model_roles
+from coda_jupyter.agents.models import Models
 
 
 def test_builtins_in_order() -> None:
@@ -54,3 +56,25 @@ def test_add_override_remove() -> None:
 def test_invalid_config_is_explained(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Catalogue.from_config(overrides, [])
+
+
+def test_model_roles_come_from_the_agents() -> None:
+    roles = model_roles(BUILTIN)
+    assert [role.name for role in roles] == [
+        "claude",
+        "claude_opus",
+        "claude_sonnet",
+        "claude_haiku",
+        "codex",
+        "gemini",
+        "opencode",
+        "opencode_small",
+        "hermes",
+        "hermes_fallback",
+    ]
+    environ = {"CODEX_MODEL": "gpt-x", "HERMES_FALLBACK_MODEL": "", "UNRELATED": "1"}
+    assert models_from_environment(BUILTIN, environ) == {"codex": "gpt-x"}
+    assert unknown_model_roles(BUILTIN, ["codex", "cladue"]) == ["cladue"]
+    codex = next(role for role in roles if role.name == "codex")
+    assert Models({"codex": "gpt-x"})[codex] == "gpt-x"
+    assert Models()[codex] == codex.default

@@ -46,13 +46,9 @@ async def fake_gateway_upstream(monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 @pytest.fixture
 def jp_server_config(jp_server_config: dict[str, Any], workspace: FakeWorkspace, tmp_path: Path) -> dict[str, Any]:
-    jp_server_config["CodaApp"].update(
-        {
-            "setup_extra_steps": STEPS,
-            "databricks_host": workspace.host,
-            "state_dir": str(tmp_path / "state"),
-        }
-    )
+    jp_server_config["CodaApp"]["state_dir"] = str(tmp_path / "state")
+    jp_server_config["SetupService"]["extra_steps"] = STEPS
+    jp_server_config["CredentialManager"] = {"host": workspace.host}
     return jp_server_config
 
 
@@ -125,9 +121,9 @@ async def _pat_flow(jp_fetch: Any, workspace: FakeWorkspace, upstream: FakeModel
         f"http://127.0.0.1:{gateway['port']}/anthropic/v1/messages",
         method="POST",
         headers={"x-api-key": key, "content-type": "application/json"},
-        body=json.dumps({"model": "databricks-claude-sonnet-4-6", "max_tokens": 10, "messages": [
-            {"role": "user", "content": "hi"}
-        ]}),
+        body=json.dumps(
+            {"model": "databricks-claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        ),
     )
     assert "canned answer" in response.body.decode()
     seen = upstream.last

@@ -22,9 +22,7 @@ from .conftest import TerminalReader
 
 
 @pytest.fixture
-def jp_server_config(
-    jp_server_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Any]:
+def jp_server_config(jp_server_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.delenv("SHELL", raising=False)
     return jp_server_config
 
@@ -35,9 +33,7 @@ def test_account_shell_reads_the_passwd_entry() -> None:
 
 
 @pytest.mark.parametrize("entry", ["", "/usr/sbin/nologin", "/bin/false", "/no/such/shell"])
-def test_account_shell_ignores_unusable_entries(
-    monkeypatch: pytest.MonkeyPatch, entry: str
-) -> None:
+def test_account_shell_ignores_unusable_entries(monkeypatch: pytest.MonkeyPatch, entry: str) -> None:
     real = pwd.getpwuid(os.getuid())
     fake = pwd.struct_passwd((*real[:6], entry))
     monkeypatch.setattr(pwd, "getpwuid", lambda uid: fake)
@@ -52,7 +48,5 @@ async def test_terminal_without_shell_variable_runs_the_login_shell(
         pytest.skip(f"this account's shell is {entry!r}; the check types bash syntax")
     response = await jp_fetch("api", "terminals", method="POST", body="{}")
     name = json.loads(response.body)["name"]
-    output = await read_terminal(
-        name, until="]-42", send='echo "[${BASH_VERSION:+bash}]-$((40+2))"\r'
-    )
+    output = await read_terminal(name, until="]-42", send='echo "[${BASH_VERSION:+bash}]-$((40+2))"\r')
     assert "[bash]-42" in output, output

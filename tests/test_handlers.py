@@ -101,9 +101,7 @@ async def test_plain_terminal_environment_is_cleaned(
     assert "[absent]-42" in output
 
 
-async def test_not_installed_agent_explains_and_leaves_shell(
-    jp_fetch: Any, read_terminal: TerminalReader
-) -> None:
+async def test_not_installed_agent_explains_and_leaves_shell(jp_fetch: Any, read_terminal: TerminalReader) -> None:
     name = (await _json(await jp_fetch("coda", "api", "agents", "codex", "terminals", method="POST", body="{}")))[
         "name"
     ]

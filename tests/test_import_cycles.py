@@ -4,10 +4,8 @@ Every import counts: module level, inside functions and under TYPE_CHECKING.
 A cycle that only closes through a function-local import is still a cycle in
 the design; hiding it from the interpreter does not remove it.
 
-One cycle is known: the server's services are wired through ``CodaApp`` and
-reached from handlers, the MCP server and the task runner through it. It is
-listed exactly, so the list can only shrink: a new module joining it, or any
-other cycle, fails; breaking it fails too until it is removed from here.
+A service reaches another through what the app hands it at start, never
+through the app, so no import needs to point back.
 """
 
 from __future__ import annotations
@@ -20,35 +18,6 @@ import coda_jupyter
 
 PACKAGE = Path(coda_jupyter.__file__).parent
 NAME = PACKAGE.name
-
-# The hub cycle: CodaApp imports the handlers, the handlers (and the lazily
-# built MCP server and task runner) name CodaApp and the package's version.
-KNOWN_CYCLE = frozenset(
-    {
-        "coda_jupyter",
-        "coda_jupyter.app",
-        "coda_jupyter.handlers",
-        "coda_jupyter.handlers.agents",
-        "coda_jupyter.handlers.base",
-        "coda_jupyter.handlers.credentials",
-        "coda_jupyter.handlers.gateway",
-        "coda_jupyter.handlers.health",
-        "coda_jupyter.handlers.mcp",
-        "coda_jupyter.handlers.notebooks",
-        "coda_jupyter.handlers.openapi",
-        "coda_jupyter.handlers.setup",
-        "coda_jupyter.handlers.sync",
-        "coda_jupyter.handlers.tasks",
-        "coda_jupyter.handlers.terminal_http",
-        "coda_jupyter.handlers.uploads",
-        "coda_jupyter.mcp",
-        "coda_jupyter.mcp.notebook_tools",
-        "coda_jupyter.mcp.protocol",
-        "coda_jupyter.mcp.tools",
-        "coda_jupyter.tasks",
-    }
-)
-KNOWN_MUTUAL = frozenset({("(top)", "handlers"), ("(top)", "mcp"), ("(top)", "tasks")})
 
 
 def modules() -> dict[str, Path]:
@@ -137,9 +106,7 @@ def subpackage(module: str) -> str:
 
 
 def test_no_module_imports_itself_back() -> None:
-    found = cycles(import_graph())
-    assert [sorted(cycle) for cycle in found if cycle != KNOWN_CYCLE] == []
-    assert KNOWN_CYCLE in found, "the known cycle is gone: remove it from this test"
+    assert [sorted(cycle) for cycle in cycles(import_graph())] == []
 
 
 def test_no_two_subpackages_import_each_other() -> None:
@@ -150,13 +117,14 @@ def test_no_two_subpackages_import_each_other() -> None:
         if subpackage(module) != subpackage(target)
     }
     mutual = {tuple(sorted(edge)) for edge in edges if (edge[1], edge[0]) in edges}
-    assert mutual - KNOWN_MUTUAL == set()
-    assert mutual >= KNOWN_MUTUAL, "a known pair no longer imports each other: remove it from this test"
+    assert mutual == set()
 
 
 def test_the_graph_sees_function_local_and_type_checking_imports() -> None:
     graph = import_graph()
-    # handlers/base.py names CodaApp only under TYPE_CHECKING.
-    assert "coda_jupyter.app" in graph["coda_jupyter.handlers.base"]
+    # The MCP server names the notebook service only under TYPE_CHECKING.
+    assert "coda_jupyter.notebooks.service" in graph["coda_jupyter.mcp"]
+    # It loads the protocol layer inside a function, on the first request.
+    assert "coda_jupyter.mcp.tools" in graph["coda_jupyter.mcp"]
     # The extension point imports the app inside a function.
     assert "coda_jupyter.app" in graph["coda_jupyter"]

@@ -26,7 +26,7 @@ STEPS = [
 
 @pytest.fixture
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    jp_server_config["CodaApp"]["setup_extra_steps"] = STEPS
+    jp_server_config["SetupService"]["extra_steps"] = STEPS
     return jp_server_config
 
 
@@ -55,7 +55,15 @@ async def test_setup_runs_in_background_and_reports_each_step(jp_fetch: Any) -> 
     snapshot = await _settled(jp_fetch)
     steps = {step["id"]: step for step in snapshot["steps"]}
     assert set(steps["fetch"]) >= {
-        "id", "label", "status", "needs", "started_at", "finished_at", "duration_s", "error", "log_tail"
+        "id",
+        "label",
+        "status",
+        "needs",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "error",
+        "log_tail",
     }
     assert steps["fetch"]["status"] == "done"
     assert "fetched" in steps["fetch"]["log_tail"]

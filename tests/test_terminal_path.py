@@ -75,24 +75,16 @@ def write_user_files(home: Path, shell: str) -> None:
         'PATH="$HOME/mybin:$PATH"; export PATH\n' + LOGIN_READS_RC[shell],
         encoding="utf-8",
     )
-    (home / RC_FILE[shell]).write_text(
-        'PATH="$HOME/rcbin:$PATH"; export PATH\n', encoding="utf-8"
-    )
+    (home / RC_FILE[shell]).write_text('PATH="$HOME/rcbin:$PATH"; export PATH\n', encoding="utf-8")
 
 
 def dotfiles(home: Path) -> dict[str, str]:
     """The user's start-up files and their contents: coda must never write to them."""
-    return {
-        path.name: path.read_text(encoding="utf-8")
-        for path in home.glob(".*")
-        if path.is_file()
-    }
+    return {path.name: path.read_text(encoding="utf-8") for path in home.glob(".*") if path.is_file()}
 
 
 def path_of(output: str) -> list[str]:
-    line = output[
-        output.rindex("[", 0, output.rindex("]-42")) + 1 : output.rindex("]-42")
-    ]
+    line = output[output.rindex("[", 0, output.rindex("]-42")) + 1 : output.rindex("]-42")]
     return line.split(":")
 
 
@@ -109,10 +101,7 @@ async def test_plain_terminal_finds_agents_without_a_profile(
     shell: str,
 ) -> None:
     write_stub(user_bin, "claude", STUB_CLAUDE)
-    assert not any(
-        (jp_home_dir / name).exists()
-        for name in (".profile", ".bash_profile", ".zprofile")
-    )
+    assert not any((jp_home_dir / name).exists() for name in (".profile", ".bash_profile", ".zprofile"))
     before = dotfiles(jp_home_dir)
     name = await _plain_terminal(jp_fetch)
     output = await read_terminal(name, until="]-42", send=PROBE)
@@ -155,9 +144,7 @@ async def test_agent_terminal_keeps_the_users_own_path_additions(
 ) -> None:
     write_stub(user_bin, "claude", STUB_CLAUDE)
     write_user_files(jp_home_dir, shell)
-    response = await jp_fetch(
-        "coda", "api", "agents", "claude", "terminals", method="POST", body="{}"
-    )
+    response = await jp_fetch("coda", "api", "agents", "claude", "terminals", method="POST", body="{}")
     name = json.loads(response.body)["name"]
     await read_terminal(name, until="nested=unset")
     output = await read_terminal(name, until="]-42", send=PROBE)
@@ -209,24 +196,10 @@ async def _type_and_read(lab: Lab, name: str, send: str, until: str, timeout: fl
 
 
 @pytest.mark.parametrize("login_shell", ["bash", "sh"])
-def test_unprivileged_users_terminal_finds_agents(
-    unprivileged_base: Path, login_shell: str
-) -> None:
-    uid = int(
-        subprocess.run(
-            ["id", "-u", UNPRIVILEGED], capture_output=True, text=True, check=True
-        ).stdout
-    )
-    gid = int(
-        subprocess.run(
-            ["id", "-g", UNPRIVILEGED], capture_output=True, text=True, check=True
-        ).stdout
-    )
-    config = {
-        "ServerApp": {
-            "terminado_settings": {"shell_command": [_shell(login_shell), "-l"]}
-        }
-    }
+def test_unprivileged_users_terminal_finds_agents(unprivileged_base: Path, login_shell: str) -> None:
+    uid = int(subprocess.run(["id", "-u", UNPRIVILEGED], capture_output=True, text=True, check=True).stdout)
+    gid = int(subprocess.run(["id", "-g", UNPRIVILEGED], capture_output=True, text=True, check=True).stdout)
+    config = {"ServerApp": {"terminado_settings": {"shell_command": [_shell(login_shell), "-l"]}}}
     dirs = prepare_dirs(unprivileged_base, server_config=config)
     write_stub(dirs["home"] / ".local" / "bin", "claude", STUB_CLAUDE)
     for path in [unprivileged_base, *unprivileged_base.rglob("*")]:

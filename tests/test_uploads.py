@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from coda_jupyter.handlers.uploads import UploadStore, sanitise_name
+from coda_jupyter.terminals.uploads import UploadStore, sanitise_name
 
 # A valid 1x1 PNG (signature, IHDR, IDAT, IEND).
 PNG = bytes.fromhex(
@@ -87,9 +87,7 @@ async def test_png_is_saved_with_random_prefix_and_private_mode(jp_fetch: Any, j
     assert saved_files(jp_home_dir) == [path]
 
 
-async def test_over_the_limit_is_413_even_above_servers_max_body_size(
-    jp_fetch: Any, jp_home_dir: Path
-) -> None:
+async def test_over_the_limit_is_413_even_above_servers_max_body_size(jp_fetch: Any, jp_home_dir: Path) -> None:
     # Exactly at the limit: accepted although the body is larger than the
     # server's max_body_size of 1 KiB.
     at_limit = PNG + b"\0" * (LIMIT - len(PNG))
@@ -143,9 +141,7 @@ async def test_text_renamed_png_is_415(jp_fetch: Any, jp_home_dir: Path) -> None
         ("", "upload.png"),
     ],
 )
-async def test_traversal_names_stay_in_the_folder(
-    jp_fetch: Any, jp_home_dir: Path, name: str, expected: str
-) -> None:
+async def test_traversal_names_stay_in_the_folder(jp_fetch: Any, jp_home_dir: Path, name: str, expected: str) -> None:
     response = await upload(jp_fetch, PNG, filename=name)
     path = Path(json.loads(response.body)["path"])
     assert path.parent == uploads_dir(jp_home_dir)
@@ -170,15 +166,11 @@ def test_sanitise_name_is_bounded_and_plain() -> None:
         ("shot.PNG", "png", "shot.png"),
     ],
 )
-def test_sanitise_name_takes_the_extension_from_the_sniffed_type(
-    name: str, extension: str, expected: str
-) -> None:
+def test_sanitise_name_takes_the_extension_from_the_sniffed_type(name: str, extension: str, expected: str) -> None:
     assert sanitise_name(name, extension) == expected
 
 
-async def test_saved_extension_is_the_sniffed_type_not_the_clients(
-    jp_fetch: Any, jp_home_dir: Path
-) -> None:
+async def test_saved_extension_is_the_sniffed_type_not_the_clients(jp_fetch: Any, jp_home_dir: Path) -> None:
     response = await upload(jp_fetch, PNG, filename="report.html", content_type="text/html")
     path = Path(json.loads(response.body)["path"])
     assert re.fullmatch(r"[0-9a-f]{8}_report\.png", path.name), path.name
@@ -239,9 +231,7 @@ async def test_malformed_multipart_is_400_json(
 async def test_unauthenticated_is_refused(jp_fetch: Any, jp_home_dir: Path) -> None:
     body, headers = multipart(PNG)
     with pytest.raises(HTTPClientError) as info:
-        await jp_fetch(
-            "coda", "api", "uploads", method="POST", body=body, headers={**headers, "Authorization": ""}
-        )
+        await jp_fetch("coda", "api", "uploads", method="POST", body=body, headers={**headers, "Authorization": ""})
     assert info.value.code == 403
     assert saved_files(jp_home_dir) == []
 
@@ -250,9 +240,7 @@ async def test_cookie_session_without_xsrf_token_is_refused(
     jp_fetch: Any, jp_serverapp: Any, jp_home_dir: Path
 ) -> None:
     login = await jp_fetch("api", "status", params={"token": jp_serverapp.identity_provider.token})
-    cookies = "; ".join(
-        value.split(";", 1)[0] for value in login.headers.get_list("Set-Cookie")
-    )
+    cookies = "; ".join(value.split(";", 1)[0] for value in login.headers.get_list("Set-Cookie"))
     assert cookies, "the token login set no cookie"
     body, headers = multipart(PNG)
     with pytest.raises(HTTPClientError) as info:
@@ -278,7 +266,7 @@ async def test_ten_concurrent_uploads_are_all_kept(jp_fetch: Any, jp_home_dir: P
 
 
 async def test_allowlist_is_configurable(jp_fetch: Any, jp_serverapp: Any, jp_home_dir: Path) -> None:
-    store = jp_serverapp.web_app.settings["coda_app"].uploads
+    store = jp_serverapp.web_app.settings["coda_services"].uploads
     store.allowed_types = ["application/pdf"]
     pdf = b"%PDF-1.4\n" + b"0" * 64
     response = await upload(jp_fetch, pdf, filename="doc.pdf")
@@ -323,8 +311,7 @@ def test_sweep_never_removes_files_the_server_did_not_write(tmp_path: Path) -> N
 async def test_cleanup_is_scheduled_when_the_extension_starts(
     jp_fetch: Any, jp_serverapp: Any, jp_home_dir: Path
 ) -> None:
-    app = jp_serverapp.web_app.settings["coda_app"]
-    store = app.uploads
+    store = jp_serverapp.web_app.settings["coda_services"].uploads
     store.max_age = 60
     store.cleanup_interval = 0.1
     folder = uploads_dir(jp_home_dir)
@@ -334,7 +321,9 @@ async def test_cleanup_is_scheduled_when_the_extension_starts(
     _age(month_old_user_file, 30 * 24 * 3600)
     stale = Path(json.loads((await upload(jp_fetch, PNG, filename="stale.png")).body)["path"])
     _age(stale, 120)
-    await app._start_jupyter_server_extension(jp_serverapp)
+    # The server started the store with its services; started again, it takes this test's settings.
+    store.stop()
+    store.start()
     try:
         assert not stale.exists(), "the first sweep runs at start"
         late = Path(json.loads((await upload(jp_fetch, PNG, filename="late.png")).body)["path"])

@@ -2,8 +2,9 @@
 
 from .headless import HeadlessSpec
 from .install import NpmInstall
-from .spec import ICON_DIR, AgentSpec, ConfigHome
-from .writers.claude import MCP_CLIENT
+from .spec import ICON_DIR, AgentSpec, ConfigHome, ConfigStep
+from .writers import mlflow
+from .writers.claude import MCP_CLIENT, MODEL_ROLES
 from .writers.claude import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -25,6 +26,9 @@ SPEC = AgentSpec(
     # 2.1.197 is the newest release whose engines allow node 18/20; later ones need node 22.
     install=NpmInstall("@anthropic-ai/claude-code", "2.1.197"),
     config_writer=CONFIG_WRITER,
+    model_roles=MODEL_ROLES,
+    # Both write ~/.claude/settings.json, so tracing runs after the agent's writer.
+    config_steps=(ConfigStep("tracing", "Enabling MLflow tracing for Claude Code", mlflow.WRITER),),
     mcp_client=MCP_CLIENT,
     model_route="anthropic",
     # User memory; Claude Code reads it in every project.

@@ -3,7 +3,7 @@
 from .headless import HeadlessSpec
 from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec, ConfigHome
-from .writers.codex import MCP_CLIENT
+from .writers.codex import MCP_CLIENT, MODEL_ROLES
 from .writers.codex import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -25,6 +25,7 @@ SPEC = AgentSpec(
     ),
     install=NpmInstall("@openai/codex", "0.171.0"),
     config_writer=CONFIG_WRITER,
+    model_roles=MODEL_ROLES,
     mcp_client=MCP_CLIENT,
     model_route="openai",
     # $CODEX_HOME/AGENTS.md, with CODEX_HOME at its default like the config writer.

@@ -3,7 +3,7 @@
 from .headless import HeadlessSpec
 from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec, ConfigHome
-from .writers.gemini import MCP_CLIENT
+from .writers.gemini import MCP_CLIENT, MODEL_ROLES
 from .writers.gemini import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -24,6 +24,7 @@ SPEC = AgentSpec(
     ),
     install=NpmInstall("@google/gemini-cli", "0.61.0"),
     config_writer=CONFIG_WRITER,
+    model_roles=MODEL_ROLES,
     mcp_client=MCP_CLIENT,
     model_route="gemini",
     # Global context file (context.fileName defaults to GEMINI.md).

@@ -62,9 +62,7 @@ class HeadlessSpec:
 
     def command(self, argv: Sequence[str], pointer: str, permissions: str) -> list[str]:
         if permissions not in PERMISSION_LEVELS:
-            raise HeadlessUnsupported(
-                f"permissions must be one of {list(PERMISSION_LEVELS)}, not {permissions!r}"
-            )
+            raise HeadlessUnsupported(f"permissions must be one of {list(PERMISSION_LEVELS)}, not {permissions!r}")
         if permissions not in self.permission_args:
             supported = list(self.permission_args)
             reason = f" ({self.notes})" if self.notes else ""

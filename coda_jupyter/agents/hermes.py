@@ -3,7 +3,7 @@
 from .headless import HeadlessSpec
 from .install import PypiVenvInstall
 from .spec import ICON_DIR, AgentSpec, ConfigHome
-from .writers.hermes import MCP_CLIENT
+from .writers.hermes import MCP_CLIENT, MODEL_ROLES
 from .writers.hermes import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -23,6 +23,7 @@ SPEC = AgentSpec(
     # The mcp extra: without it Hermes reaches no HTTP MCP server, coda's included.
     install=PypiVenvInstall("hermes-agent", "0.19.0", extras=("mcp",)),
     config_writer=CONFIG_WRITER,
+    model_roles=MODEL_ROLES,
     mcp_client=MCP_CLIENT,
     model_route="mlflow",
     # $HERMES_HOME/SOUL.md is the one user-level file Hermes puts in every

@@ -3,7 +3,7 @@
 from .headless import HeadlessSpec
 from .install import NpmInstall
 from .spec import ICON_DIR, AgentSpec, ConfigHome
-from .writers.opencode import MCP_CLIENT
+from .writers.opencode import MCP_CLIENT, MODEL_ROLES
 from .writers.opencode import WRITER as CONFIG_WRITER
 
 SPEC = AgentSpec(
@@ -22,6 +22,7 @@ SPEC = AgentSpec(
     ),
     install=NpmInstall("opencode-ai", "1.18.33"),
     config_writer=CONFIG_WRITER,
+    model_roles=MODEL_ROLES,
     mcp_client=MCP_CLIENT,
     model_route="mlflow-filtered",
     # Global rules; OpenCode reads ~/.claude/CLAUDE.md only when this file is missing.

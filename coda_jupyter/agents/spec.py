@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .models import ModelRole
+
 if TYPE_CHECKING:
     from .writers.coda_mcp import McpClientSnippet
     from .writers.context import ConfigWriter
@@ -42,6 +44,16 @@ class ConfigHome:
 
 
 @dataclass(frozen=True)
+class ConfigStep:
+    """A writer an agent needs beside its own (Claude Code's MLflow tracing),
+    run as a setup step of its own once the agent's writer is done."""
+
+    id: str
+    label: str
+    writer: ConfigWriter
+
+
+@dataclass(frozen=True)
 class AgentSpec:
     """Everything the server knows about one coding agent.
 
@@ -60,6 +72,10 @@ class AgentSpec:
     # headless runs and the model gateway for routes.
     install: Any = None
     config_writer: ConfigWriter | None = None
+    # Further writers for this agent alone, each its own setup step.
+    config_steps: tuple[ConfigStep, ...] = ()
+    # The model names its config writer puts in, with their defaults.
+    model_roles: tuple[ModelRole, ...] = ()
     headless: Any = None
     model_route: str | None = None
     # Where the agent reads user-level instructions, relative to HOME; the
@@ -75,7 +91,6 @@ class AgentSpec:
     # of HOME. None: the agent reads HOME (its configs go there only with
     # ``write_user_configs`` or in a Databricks App).
     config_home: ConfigHome | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def icon_svg(self) -> str | None:
         if self.icon_path is None or not self.icon_path.is_file():

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from traitlets import Float, Int, Unicode, default
+from traitlets.config import LoggingConfigurable
+
 from ..util.files import atomic_write
 from . import databrickscfg
 from .minted import MintedToken, MintedTokens, fingerprint
@@ -208,7 +211,6 @@ def _is_not_found(err: BaseException) -> bool:
     return isinstance(err, NotFound)
 
 
-
 def _timed_out(err: BaseException) -> bool:
     """Whether ``err``, or an error it was raised from, is a timeout."""
     from requests.exceptions import Timeout
@@ -222,6 +224,7 @@ def _timed_out(err: BaseException) -> bool:
         seen = seen.__cause__ or seen.__context__
     return False
 
+
 def _scrub(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if secret:
@@ -229,31 +232,56 @@ def _scrub(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
-class CredentialManager:
+class CredentialManager(LoggingConfigurable):
     """Owns the workspace token: validation, minting, persistence, rotation.
 
-    ``mode`` is reported in ``status()`` only ("apps" or "local"). ``profile``
-    names the ~/.databrickscfg section rotated tokens are written to and the
-    one ``load_profile`` reads by default. ``journal`` is the 0600 file that
+    ``mode`` ("apps" or "local") is reported in ``status()`` and decides
+    whether ``start`` may fall back to ``local_profile``. ``profile`` names
+    the ~/.databrickscfg section rotated tokens are written to and the one
+    ``load_profile`` reads by default. ``journal`` is the 0600 file that
     records minted tokens until they are revoked (kept in memory when
-    ``None``; then a restart cannot clean up after a crash).
+    ``None``; then a restart cannot clean up after a crash). ``host`` and
+    ``settings`` given here win over the traits (tests pass them).
     """
+
+    host = Unicode(help="Workspace URL. Default: DATABRICKS_HOST (set by Databricks Apps).").tag(config=True)
+
+    @default("host")
+    def _default_host(self) -> str:
+        return os.environ.get("DATABRICKS_HOST", "").strip()
+
+    local_profile = Unicode(
+        "DEFAULT",
+        help="""Locally, the ~/.databrickscfg profile used at start when it holds
+        working credentials (never rewritten). Empty to ignore the file.""",
+    ).tag(config=True)
+
+    token_lifetime = Int(900, help="Lifetime in seconds of each minted workspace token.").tag(config=True)
+
+    rotation_interval = Float(600.0, help="Seconds between token rotations; must be shorter than token_lifetime.").tag(
+        config=True
+    )
 
     def __init__(
         self,
-        host: str | None,
+        host: str | None = None,
         *,
         mode: str = "local",
         profile: str = "DEFAULT",
         settings: RotationSettings | None = None,
         log: logging.Logger | None = None,
         journal: Path | None = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.mode = mode
         self.profile = profile
-        self.settings = settings or RotationSettings()
-        self.log = log or LOG
-        self._host = normalise_host(host)
+        self.settings = settings or RotationSettings(
+            lifetime_seconds=self.token_lifetime, interval_seconds=self.rotation_interval
+        )
+        if log is not None or self.parent is None:
+            self.log = log or LOG
+        self._host = normalise_host(host if host is not None else self.host or None)
         self._creds: Credentials | None = None
         self._source: str | None = None
         self._expired = False
@@ -263,7 +291,6 @@ class CredentialManager:
         # Every minted token not yet revoked; all but the current one are due.
         self._minted = MintedTokens(journal)
         self._available: list[Callback] = []
-        self._rotated: list[Callback] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -277,9 +304,9 @@ class CredentialManager:
         """Called after every successful ``configure`` or ``load_profile``."""
         self._available.append(callback)
 
-    def on_rotated(self, callback: Callback) -> None:
-        """Called after each rotation, before the previous token is revoked."""
-        self._rotated.append(callback)
+    def usable(self) -> bool:
+        """Credentials are held and have not expired: what agents may be configured with."""
+        return self._creds is not None and self.state() != "expired"
 
     def state(self) -> str:
         creds = self._creds
@@ -379,6 +406,18 @@ class CredentialManager:
         await self._notify(self._available, creds)
         return self.status()
 
+    async def start(self) -> None:
+        """At server start: carry on with the token minted last, else (locally) ``local_profile``."""
+        # A restart (even after a crash) resumes its own token; the profile
+        # the user configured is the fallback, and only locally.
+        if await self.resume():
+            return
+        if self.mode == "local" and self.local_profile and profile_exists(self.local_profile):
+            try:
+                await self.load_profile(self.local_profile)
+            except CredentialError as err:
+                self.log.info("coda-jupyter: no usable Databricks profile (%s)", err)
+
     async def resume(self) -> bool:
         """At start: carry on with the token a previous run of this server wrote, if it still works.
 
@@ -443,9 +482,6 @@ class CredentialManager:
                 failures += 1
                 continue
             failures = 0
-            creds = self._creds
-            if creds is not None:
-                await self._notify(self._rotated, creds)
             async with self._lock:
                 await self._revoke_pending()
 

@@ -28,9 +28,10 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from .credentials import normalise_host
+from .credentials import CredentialManager, normalise_host
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ServedToken:
@@ -96,9 +97,7 @@ class _TokenHandler(RequestHandler):
             return self._error(404, "not found")
         served = self.service.current()
         if served is None:
-            return self._error(
-                503, "No Databricks credentials yet: paste a personal access token in JupyterLab."
-            )
+            return self._error(503, "No Databricks credentials yet: paste a personal access token in JupyterLab.")
         asked = self.request.headers.get("X-Databricks-Host")
         if asked and normalise_host(asked) != served.host:
             return self._error(400, f"this service only has credentials for {served.host}")
@@ -127,6 +126,12 @@ def served_token(status: dict[str, Any], token: str | None) -> ServedToken | Non
         return None
     limits = [t for t in (status.get("expires_at"), status.get("next_rotation")) if t]
     return ServedToken(str(host), token, min(limits) if limits else time.time() + 3600)
+
+
+def current_token(credentials: CredentialManager) -> ServedToken | None:
+    """What to serve now: the manager's current token, while it is usable."""
+    creds = credentials.credentials
+    return served_token(credentials.status(), creds.token if creds else None)
 
 
 def sdk_auth_env(service: MetadataService | None, host: str | None) -> dict[str, str | None]:

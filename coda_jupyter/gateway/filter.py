@@ -23,9 +23,7 @@ from typing import Any
 PLACEHOLDER = "."
 WRAPPED_TOOL_NAME = "databricks-tool-call"
 # Schema keywords some served models (Gemini behind the OpenAI-compatible API) refuse.
-REJECTED_SCHEMA_KEYS = frozenset(
-    {"$schema", "$ref", "$defs", "$id", "$comment", "additionalProperties"}
-)
+REJECTED_SCHEMA_KEYS = frozenset({"$schema", "$ref", "$defs", "$id", "$comment", "additionalProperties"})
 # Keywords whose value maps *names* to schemas: the names themselves are data.
 _NAMED_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "dependentSchemas"})
 

@@ -72,12 +72,3 @@ def upstream_base(route: Route, *, gateway: str | None, host: str | None) -> str
 def _https(url: str) -> str:
     url = url.strip().rstrip("/")
     return url if "://" in url else "https://" + url
-
-
-def direct_endpoints(*, gateway: str | None, host: str | None, routes: tuple[Route, ...] = ROUTES) -> dict[str, str]:
-    """Upstream base per route name, for clients that talk to the workspace without the local gateway."""
-    return {
-        route.name: base
-        for route in routes
-        if (base := upstream_base(route, gateway=gateway, host=host)) is not None
-    }

@@ -79,7 +79,7 @@ class ModelGateway:
     silence from the upstream (before the headers and between chunks), not
     the length of a response: a model may stream for many minutes.
 
-    ``max_body_size`` caps each request body (``CodaApp.gateway_max_body``,
+    ``max_body_size`` caps each request body (``GatewayService.max_body_size``,
     default 32 MiB): far above what agents send for their largest contexts
     (a million tokens of text is a few MiB; images travel as base64), yet a
     bound on memory and filter work. A larger body gets a 413 JSON error and
@@ -90,7 +90,7 @@ class ModelGateway:
     on the loop.
 
     ``pool_size`` idle upstream connections per host are kept for reuse
-    (``CodaApp.gateway_pool_size``), each for ``pool_idle_expiry`` seconds
+    (``GatewayService.pool_size``), each for ``pool_idle_expiry`` seconds
     at most; at most ``max_connections`` requests per host are in flight at
     once, the rest wait their turn.
     """

@@ -7,12 +7,15 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from ..auth.credentials import CredentialManager
+from traitlets import Int
+from traitlets.config import LoggingConfigurable
+
+from ..auth.credentials import CredentialManager, Credentials
 from ..auth.gateway_discovery import Gateway, GatewayResolver
 from ..util.files import atomic_write
 from .endpoint import PORT_FILE_NAME, PortRecord, private_dir
 from .routes import Route, upstream_base
-from .server import ModelGateway
+from .server import DEFAULT_MAX_BODY, ModelGateway
 from .upstream import DEFAULT_POOL_SIZE
 
 log = logging.getLogger("coda_jupyter.gateway")
@@ -40,23 +43,37 @@ def load_local_key(path: Path) -> str:
     return key
 
 
-class GatewayService:
+class GatewayService(LoggingConfigurable):
     """Runs :class:`ModelGateway` with the current token and the discovered upstream.
 
     With ``port`` 0 it listens on the port recorded next to the key (in the
     state folder), chosen at the first start (see ``gateway.endpoint``).
     """
 
+    port = Int(
+        0,
+        help="""Loopback port of the local model gateway. 0: a free port chosen once,
+        recorded in state_dir/gateway-port and bound again at each start (a new one
+        when another program holds it).""",
+    ).tag(config=True)
+
+    max_body_size = Int(DEFAULT_MAX_BODY, help="Largest request body the model gateway forwards, in bytes.").tag(
+        config=True
+    )
+
+    pool_size = Int(
+        DEFAULT_POOL_SIZE,
+        help="Idle connections the model gateway keeps open per upstream host, reused by later requests.",
+    ).tag(config=True)
+
     def __init__(
         self,
         credentials: CredentialManager,
         resolver: GatewayResolver,
         key_path: Path,
-        *,
-        port: int,
-        max_body_size: int,
-        pool_size: int = DEFAULT_POOL_SIZE,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self._credentials = credentials
         self._resolver = resolver
         self._discovered: Gateway | None = None
@@ -64,9 +81,9 @@ class GatewayService:
             upstream=self._upstream,
             token=self._token,
             local_key=load_local_key(key_path),
-            port=port,
-            max_body_size=max_body_size,
-            pool_size=pool_size,
+            port=self.port,
+            max_body_size=self.max_body_size,
+            pool_size=self.pool_size,
             port_record=PortRecord(key_path.parent / PORT_FILE_NAME),
         )
 
@@ -79,6 +96,10 @@ class GatewayService:
 
     async def stop(self) -> None:
         await self.gateway.stop()
+
+    async def credentials_available(self, creds: Credentials) -> None:
+        """Credentials event: find the upstream of the (possibly new) workspace."""
+        await self.discover(creds.host)
 
     async def discover(self, host: str) -> Gateway:
         """Resolve (once per host) where model traffic goes upstream."""
@@ -111,6 +132,6 @@ class GatewayService:
 
     def _token(self) -> str | None:
         creds = self._credentials.credentials
-        if creds is None or self._credentials.state() == "expired":
+        if creds is None or not self._credentials.usable():
             return None
         return creds.token

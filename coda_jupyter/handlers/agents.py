@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..agents import AgentSpec
 from ..agents.writers.coda_mcp import URL_PLACEHOLDER
-from ..util.paths import unusable_path_reason
+from ..terminals.agent_terminals import Launch
 from .base import CodaAPIHandler
 
 
@@ -19,8 +17,8 @@ class AgentsHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        specs = list(self.coda.catalogue)
-        probes = await self.coda.prober.probe_all(specs, self.coda.terminal_path())
+        specs = list(self.services.catalogue)
+        probes = await self.services.prober.probe_all(specs, self.services.terminals.path())
         self.write_json(
             [
                 {
@@ -50,26 +48,11 @@ class AgentTerminalsHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def post(self, agent_id: str) -> None:
-        spec = self.coda.catalogue.get(agent_id)
+        catalogue = self.services.catalogue
+        spec = catalogue.get(agent_id)
         if spec is None:
-            raise web.HTTPError(404, f"unknown agent {agent_id!r}; known: {self.coda.catalogue.ids()}")
-        body = self.json_body()
-        cwd = self._resolve_cwd(body.get("cwd", ""))
-        name = self.coda.launch_agent_terminal(spec, cwd)
-        self.write_json({"name": name})
-
-    def _resolve_cwd(self, relative: object) -> str:
-        if relative is None:
-            relative = ""
-        if not isinstance(relative, str):
-            raise web.HTTPError(400, "cwd must be a string path relative to the server root")
-        problem = unusable_path_reason(relative)
-        if problem is not None:
-            raise web.HTTPError(400, f"cwd {problem}")
-        root = os.path.realpath(self.coda.server.root_dir)
-        target = os.path.realpath(os.path.join(root, relative.lstrip("/")))
-        if os.path.commonpath([root, target]) != root:
-            raise web.HTTPError(400, f"cwd {relative!r} is outside the server root")
-        if not os.path.isdir(target):
-            raise web.HTTPError(400, f"cwd {relative!r} is not a directory")
-        return target
+            raise web.HTTPError(404, f"unknown agent {agent_id!r}; known: {catalogue.ids()}")
+        terminals = self.services.terminals
+        # Both raise HTTP errors the client gets as JSON: 400 for the cwd, 429/503 from admission.
+        cwd = terminals.resolve_cwd(self.json_body().get("cwd"))
+        self.write_json({"name": terminals.launch(Launch(spec, cwd))})

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-if TYPE_CHECKING:
-    from ..app import CodaApp
+from .services import Services, services
 
 
 class CodaAPIHandler(APIHandler):
@@ -19,9 +18,8 @@ class CodaAPIHandler(APIHandler):
     auth_resource = "coda"
 
     @property
-    def coda(self) -> CodaApp:
-        coda: CodaApp = self.settings["coda_app"]
-        return coda
+    def services(self) -> Services:
+        return services(self.settings)
 
     def public_host(self) -> str:
         """The host a browser used to reach us.
@@ -30,7 +28,7 @@ class CodaAPIHandler(APIHandler):
         the proxy's X-Forwarded-Host; locally it is the request's own Host.
         """
         forwarded = self.request.headers.get("X-Forwarded-Host", "")
-        if self.coda.apps_mode and forwarded:
+        if self.services.apps_mode and forwarded:
             return forwarded.split(",")[-1].strip()
         return self.request.host
 

@@ -48,7 +48,7 @@ class CredentialsHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.coda.credentials.status())
+        self.write_json(self.services.credentials.status())
 
     @web.authenticated
     @authorized
@@ -77,9 +77,8 @@ class CredentialsHandler(CodaAPIHandler):
             except ValueError as err:
                 raise web.HTTPError(400, f"'host': {err}") from None
         try:
-            status = await self.coda.credentials.configure(token, replace=replace, host=host or None)
+            status = await self.services.credentials.configure(token, replace=replace, host=host or None)
         except CredentialError as err:
             # Messages come from the manager, which never includes the token.
             raise web.HTTPError(err.status, str(err)) from None
         self.write_json(status)
-

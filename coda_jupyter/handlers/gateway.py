@@ -14,4 +14,4 @@ class GatewayHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.coda.gateway.status())
+        self.write_json(self.services.gateway.status())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .. import __version__
 from .base import CodaAPIHandler
 
 
@@ -15,4 +14,4 @@ class HealthHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json({"status": "ok", "version": __version__})
+        self.write_json({"status": "ok", "version": self.services.version})

@@ -35,8 +35,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..auth.identity import CodaIdentityProvider
-from ..mcp import SESSION_HEADER, VERSION_HEADER, mcp_server
-from ..tasks import task_runner
+from ..mcp.headers import SESSION_HEADER, VERSION_HEADER
 from .base import CodaAPIHandler
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ class McpHandler(CodaAPIHandler):
         origin = self.request.headers.get("Origin")
         if origin is None or self.allow_origin == "*":
             return True
-        allowed = list(mcp_server(self.settings).allowed_origins)
+        allowed = list(self.services.mcp.allowed_origins)
         if self.allow_origin:
             allowed.append(self.allow_origin)
         from ..mcp.protocol import origin_allowed
@@ -91,15 +90,14 @@ class McpHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        server = mcp_server(self.settings)
+        server = self.services.mcp
         if len(self.request.body) > server.max_body_bytes:
             raise web.HTTPError(413, f"MCP request body is larger than {server.max_body_bytes} bytes")
         if not _is_json(self.request.headers.get("Content-Type", "")):
             raise web.HTTPError(415, "MCP requests must be sent as Content-Type: application/json")
         from ..mcp.tools import ToolContext
 
-        runner = task_runner(self.settings)
-        ctx = ToolContext(runner=runner, lab_url=lambda terminal: lab_terminal_url(self, terminal))
+        ctx = ToolContext(runner=server.runner, lab_url=lambda terminal: lab_terminal_url(self, terminal))
         reply = await server.endpoint.post(
             self.request.body,
             self.request.headers.get(SESSION_HEADER),
@@ -120,7 +118,7 @@ class McpHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def delete(self) -> None:
-        self._send(mcp_server(self.settings).endpoint.delete(self.request.headers.get(SESSION_HEADER)))
+        self._send(self.services.mcp.endpoint.delete(self.request.headers.get(SESSION_HEADER)))
 
     def _send(self, reply: HttpReply) -> None:
         self.set_status(reply.status)

@@ -11,7 +11,6 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..notebooks import notebook_service
 from ..notebooks.paths import NotebookError
 from ..notebooks.relay import MAX_WAIT_S
 from .base import CodaAPIHandler
@@ -41,7 +40,7 @@ class RelayPollHandler(_RelayHandler):
         wait = body.get("wait", 0)
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= MAX_WAIT_S:
             raise web.HTTPError(400, f"wait must be a number of seconds from 0 to {MAX_WAIT_S:g}")
-        service = notebook_service(self.settings)
+        service = self.services.notebooks
         paths = []
         for path in opened:
             try:
@@ -62,7 +61,7 @@ class RelayReplyHandler(_RelayHandler):
         if isinstance(msg_id, bool) or not isinstance(msg_id, int) or not isinstance(ok, bool):
             raise web.HTTPError(400, "id must be an integer and ok a boolean")
         payload = body.get("result") if ok else body.get("error")
-        if not notebook_service(self.settings).relay.reply(client, msg_id, ok, payload):
+        if not self.services.notebooks.relay.reply(client, msg_id, ok, payload):
             raise web.HTTPError(404, f"no command {msg_id} is waiting for client {client!r}")
         self.set_status(204)
         self.finish()

@@ -17,7 +17,6 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .. import __version__
 from .base import CodaAPIHandler
 
 
@@ -28,10 +27,11 @@ def _shipped_document() -> dict[str, Any]:
     return document
 
 
-def openapi_document(base_url: str = "/") -> dict[str, Any]:
-    """The shipped document with this package's version and the server's base URL."""
+def openapi_document(base_url: str = "/", version: str | None = None) -> dict[str, Any]:
+    """The shipped document with the server's base URL and, when given, the package's version."""
     document = copy.deepcopy(_shipped_document())
-    document["info"]["version"] = __version__
+    if version is not None:
+        document["info"]["version"] = version
     # Paths in the document start with "/coda", so the server URL carries no trailing slash.
     document["servers"] = [{"url": url_path_join("/", base_url).rstrip("/") or "/"}]
     return document
@@ -43,4 +43,4 @@ class OpenApiHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(openapi_document(self.settings.get("base_url", "/")))
+        self.write_json(openapi_document(self.settings.get("base_url", "/"), self.services.version))

@@ -14,7 +14,7 @@ class SetupHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.coda.setup.engine.snapshot())
+        self.write_json(self.services.setup.engine.snapshot())
 
 
 class SetupRetryHandler(CodaAPIHandler):
@@ -27,7 +27,7 @@ class SetupRetryHandler(CodaAPIHandler):
         if step is not None and not isinstance(step, str):
             raise web.HTTPError(400, "step must be a step id string")
         try:
-            reset = self.coda.setup.engine.retry(step)
+            reset = self.services.setup.engine.retry(step)
         except KeyError:
             raise web.HTTPError(404, f"unknown setup step {step!r}") from None
-        self.write_json({"retried": reset, **self.coda.setup.engine.snapshot()})
+        self.write_json({"retried": reset, **self.services.setup.engine.snapshot()})

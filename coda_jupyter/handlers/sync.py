@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
@@ -17,4 +15,4 @@ class SyncHandler(CodaAPIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(sync_status(Path(self.coda.state_dir)))
+        self.write_json(sync_status(self.services.state_dir))

@@ -13,7 +13,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..tasks import STATUSES, TaskNotFound, task_runner
+from ..tasks import STATUSES, TaskNotFound
 from ..tasks.store import strip_ansi
 from .base import CodaAPIHandler
 from .mcp import lab_terminal_url
@@ -43,7 +43,7 @@ class TasksHandler(_TaskBase):
             raise web.HTTPError(400, "limit must be an integer") from None
         if not 1 <= limit <= 500:
             raise web.HTTPError(400, "limit must be between 1 and 500")
-        listing = task_runner(self.settings).list(status=status, limit=limit)
+        listing = self.services.tasks.list(status=status, limit=limit)
         listing["tasks"] = [self.with_link(task) for task in listing["tasks"]]
         self.write_json(listing)
 
@@ -53,7 +53,7 @@ class TaskHandler(_TaskBase):
     @authorized
     def get(self, task_id: str) -> None:
         try:
-            detail = task_runner(self.settings).get(task_id)
+            detail = self.services.tasks.get(task_id)
         except TaskNotFound as err:
             raise web.HTTPError(404, str(err)) from None
         self.write_json(self.with_link(detail))
@@ -63,7 +63,7 @@ class TaskTranscriptHandler(_TaskBase):
     @web.authenticated
     @authorized
     def get(self, task_id: str) -> None:
-        runner = task_runner(self.settings)
+        runner = self.services.tasks
         if not runner.store.exists(task_id):
             raise web.HTTPError(404, f"unknown task id {task_id!r}")
         try:
@@ -79,7 +79,7 @@ class TaskCancelHandler(_TaskBase):
     @authorized
     def post(self, task_id: str) -> None:
         try:
-            meta = task_runner(self.settings).cancel(task_id)
+            meta = self.services.tasks.cancel(task_id)
         except TaskNotFound as err:
             raise web.HTTPError(404, str(err)) from None
         self.write_json({"task_id": meta["task_id"], "status": meta["status"]})

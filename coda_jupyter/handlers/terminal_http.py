@@ -41,7 +41,7 @@ class _TerminalHttpHandler(CodaAPIHandler):
             authorizer.is_authorized(self, self.current_user, "execute", "terminals")
         ):
             raise web.HTTPError(403, "not allowed to use terminals")
-        return http_sessions(self.settings, self.coda.terminal_manager())
+        return http_sessions(self.settings, self.services.terminals.terminal_manager())
 
     async def session(self, name: str, session_id: str) -> HttpTerminalClient:
         sessions = await self.sessions()

@@ -1,6 +1,7 @@
 """The notebook tools: list, read, insert, edit, delete and run cells; interrupt and restart kernels.
 
 They act on the notebook the user has open, through ``NotebookService``.
+``NOTEBOOK_TOOLS`` declares them; ``notebook_tool_defs`` binds them to the server's service.
 Executions wait up to ``timeout`` seconds; a longer one keeps running and the
 reply carries a ``handle`` that ``coda_notebook_result`` fetches later.
 """
@@ -8,7 +9,8 @@ reply carries a ``handle`` that ``coda_notebook_result`` fetches later.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..notebooks.cells import Rendered
-from ..notebooks.jobs import Job
+from ..notebooks.jobs import Job, NotRun
 from ..notebooks.service import DEFAULT_TIMEOUT_S, NotebookService
 from .tools import ToolContext, ToolDef
 
@@ -110,6 +112,10 @@ def _reply(payload: dict[str, Any], rendered: Rendered | None = None) -> CallToo
 
 
 def _job_reply(job: Job, done: bool, waited: float) -> CallToolResult:
+    error = job.task.exception() if done and not job.task.cancelled() else None
+    if isinstance(error, NotRun):
+        # The tab checks the cell as it runs it, so this is known only now: still the call's own error.
+        raise error
     rendered = Rendered()
     cells = [
         {
@@ -139,150 +145,177 @@ def _job_reply(job: Job, done: bool, waited: float) -> CallToolResult:
     return _reply(payload, rendered)
 
 
-def notebook_tool_defs(service: Callable[[], NotebookService]) -> list[ToolDef]:
-    """The tools, bound to the server's service (created on first call)."""
+async def _list(svc: NotebookService, args: ListArgs) -> CallToolResult:
+    opened = await svc.open_notebooks()
+    recent = svc.recent_notebooks({entry["path"] for entry in opened})
+    return _reply({"open": opened, "recent": recent})
 
-    async def list_notebooks(ctx: ToolContext, args: ListArgs) -> CallToolResult:
-        svc = service()
-        opened = await svc.open_notebooks()
-        recent = svc.recent_notebooks({entry["path"] for entry in opened})
-        return _reply({"open": opened, "recent": recent})
 
-    async def read(ctx: ToolContext, args: ReadArgs) -> CallToolResult:
-        svc = service()
-        payload, rendered = await svc.read(svc.path(args.path), args.include_outputs)
-        return _reply(payload, rendered)
+async def _read(svc: NotebookService, args: ReadArgs) -> CallToolResult:
+    payload, rendered = await svc.read(svc.path(args.path), args.include_outputs)
+    return _reply(payload, rendered)
 
-    async def insert(ctx: ToolContext, args: InsertArgs) -> CallToolResult:
-        svc = service()
-        return _reply(await svc.insert(svc.path(args.path), args.index, args.source, args.cell_type))
 
-    async def edit(ctx: ToolContext, args: EditArgs) -> CallToolResult:
-        svc = service()
-        return _reply(await svc.edit(svc.path(args.path), args.cell_id, args.index, args.source))
+async def _insert(svc: NotebookService, args: InsertArgs) -> CallToolResult:
+    return _reply(await svc.insert(svc.path(args.path), args.index, args.source, args.cell_type))
 
-    async def delete(ctx: ToolContext, args: CellArgs) -> CallToolResult:
-        svc = service()
-        return _reply(await svc.delete(svc.path(args.path), args.cell_id, args.index))
 
-    async def execute(ctx: ToolContext, args: ExecuteArgs) -> CallToolResult:
-        svc = service()
-        job = await svc.start_execution(svc.path(args.path), args.cell_id, args.index)
-        return _job_reply(job, await svc.wait(job, args.timeout), args.timeout)
+async def _edit(svc: NotebookService, args: EditArgs) -> CallToolResult:
+    return _reply(await svc.edit(svc.path(args.path), args.cell_id, args.index, args.source))
 
-    async def run_all(ctx: ToolContext, args: RunAllArgs) -> CallToolResult:
-        svc = service()
-        job = await svc.start_run_all(svc.path(args.path))
-        return _job_reply(job, await svc.wait(job, args.timeout), args.timeout)
 
-    async def result(ctx: ToolContext, args: ResultArgs) -> CallToolResult:
-        svc = service()
-        job = svc.jobs.get(args.handle)
-        return _job_reply(job, await svc.wait(job, args.timeout), args.timeout)
+async def _delete(svc: NotebookService, args: CellArgs) -> CallToolResult:
+    return _reply(await svc.delete(svc.path(args.path), args.cell_id, args.index))
 
-    async def interrupt(ctx: ToolContext, args: PathArgs) -> CallToolResult:
-        svc = service()
-        return _reply(await svc.interrupt(svc.path(args.path)))
 
-    async def restart(ctx: ToolContext, args: PathArgs) -> CallToolResult:
-        svc = service()
-        return _reply(await svc.restart(svc.path(args.path)))
+async def _execute(svc: NotebookService, args: ExecuteArgs) -> CallToolResult:
+    job = await svc.start_execution(svc.path(args.path), args.cell_id, args.index)
+    return _job_reply(job, await svc.wait(job, args.timeout), args.timeout)
 
-    def tool(name: str, title: str, description: str, args: type[BaseModel], call: Any, **hints: bool) -> ToolDef:
-        annotations = ToolAnnotations(title=title, open_world_hint=False, **hints)
-        return ToolDef(name=name, title=title, description=description, args=args, annotations=annotations, call=call)
 
-    read_only = {"read_only_hint": True, "idempotent_hint": True}
-    edits = {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": False}
-    runs = {"read_only_hint": False, "destructive_hint": True, "idempotent_hint": False}
+async def _run_all(svc: NotebookService, args: RunAllArgs) -> CallToolResult:
+    job = await svc.start_run_all(svc.path(args.path))
+    return _job_reply(job, await svc.wait(job, args.timeout), args.timeout)
+
+
+async def _result(svc: NotebookService, args: ResultArgs) -> CallToolResult:
+    job = svc.jobs.get(args.handle)
+    return _job_reply(job, await svc.wait(job, args.timeout), args.timeout)
+
+
+async def _interrupt(svc: NotebookService, args: PathArgs) -> CallToolResult:
+    return _reply(await svc.interrupt(svc.path(args.path)))
+
+
+async def _restart(svc: NotebookService, args: PathArgs) -> CallToolResult:
+    return _reply(await svc.restart(svc.path(args.path)))
+
+
+@dataclass(frozen=True)
+class _Tool:
+    """One notebook tool, before it is bound to the server's service."""
+
+    name: str
+    title: str
+    description: str
+    args: type[BaseModel]
+    call: Callable[[NotebookService, Any], Awaitable[CallToolResult]]
+    hints: Mapping[str, bool]
+
+
+_READ_ONLY = {"read_only_hint": True, "idempotent_hint": True}
+_EDITS = {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": False}
+_RUNS = {"read_only_hint": False, "destructive_hint": True, "idempotent_hint": False}
+
+NOTEBOOK_TOOLS: tuple[_Tool, ...] = (
+    _Tool(
+        "coda_notebook_list",
+        "List notebooks",
+        "The notebooks with a running kernel (open ones) first, then the most recently changed "
+        "notebooks under the Jupyter root.",
+        ListArgs,
+        _list,
+        _READ_ONLY,
+    ),
+    _Tool(
+        "coda_notebook_read",
+        "Read a notebook",
+        "The notebook's cells in order: index, cell_id, cell_type, source, execution_count, and with "
+        "include_outputs their outputs as text (images as image content; sizes capped).",
+        ReadArgs,
+        _read,
+        _READ_ONLY,
+    ),
+    _Tool(
+        "coda_notebook_insert_cell",
+        "Insert a cell",
+        "Insert a new cell at index (-1 appends); returns its cell_id. Shown live in the open notebook.",
+        InsertArgs,
+        _insert,
+        _EDITS,
+    ),
+    _Tool(
+        "coda_notebook_edit_cell",
+        "Edit a cell",
+        "Replace the source of the cell named by cell_id (or index). Shown live in the open notebook.",
+        EditArgs,
+        _edit,
+        _EDITS,
+    ),
+    _Tool(
+        "coda_notebook_delete_cell",
+        "Delete a cell",
+        "Delete the cell named by cell_id (or index).",
+        CellArgs,
+        _delete,
+        {"read_only_hint": False, "destructive_hint": True, "idempotent_hint": False},
+    ),
+    _Tool(
+        "coda_notebook_execute",
+        "Run a cell",
+        "Run one code cell in the notebook's own kernel (the user's, so variables are shared) and "
+        "return its outputs. Past the timeout it returns a handle instead and the cell keeps running; "
+        "fetch its outputs with coda_notebook_result.",
+        ExecuteArgs,
+        _execute,
+        _RUNS,
+    ),
+    _Tool(
+        "coda_notebook_run_all",
+        "Run all cells",
+        "Run every code cell from the top in the notebook's kernel, stopping at the first error. Past "
+        "the timeout it returns a handle, as coda_notebook_execute does.",
+        RunAllArgs,
+        _run_all,
+        _RUNS,
+    ),
+    _Tool(
+        "coda_notebook_result",
+        "Get an execution's outputs",
+        "Wait up to timeout seconds for an execution that returned a handle, and return its outputs "
+        "(or the cells finished so far and status 'running').",
+        ResultArgs,
+        _result,
+        {"read_only_hint": True, "idempotent_hint": True},
+    ),
+    _Tool(
+        "coda_kernel_interrupt",
+        "Interrupt the kernel",
+        "Interrupt what the notebook's kernel is running (as the stop button does).",
+        PathArgs,
+        _interrupt,
+        _RUNS,
+    ),
+    _Tool(
+        "coda_kernel_restart",
+        "Restart the kernel",
+        "Restart the notebook's kernel: every variable is lost.",
+        PathArgs,
+        _restart,
+        _RUNS,
+    ),
+)
+
+
+def notebook_tool_defs(service: NotebookService) -> list[ToolDef]:
+    """The tools, bound to the server's notebook service."""
     return [
-        tool(
-            "coda_notebook_list",
-            "List notebooks",
-            "The notebooks with a running kernel (open ones) first, then the most recently changed "
-            "notebooks under the Jupyter root.",
-            ListArgs,
-            list_notebooks,
-            **read_only,
-        ),
-        tool(
-            "coda_notebook_read",
-            "Read a notebook",
-            "The notebook's cells in order: index, cell_id, cell_type, source, execution_count, and with "
-            "include_outputs their outputs as text (images as image content; sizes capped).",
-            ReadArgs,
-            read,
-            **read_only,
-        ),
-        tool(
-            "coda_notebook_insert_cell",
-            "Insert a cell",
-            "Insert a new cell at index (-1 appends); returns its cell_id. Shown live in the open notebook.",
-            InsertArgs,
-            insert,
-            **edits,
-        ),
-        tool(
-            "coda_notebook_edit_cell",
-            "Edit a cell",
-            "Replace the source of the cell named by cell_id (or index). Shown live in the open notebook.",
-            EditArgs,
-            edit,
-            **edits,
-        ),
-        tool(
-            "coda_notebook_delete_cell",
-            "Delete a cell",
-            "Delete the cell named by cell_id (or index).",
-            CellArgs,
-            delete,
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=False,
-        ),
-        tool(
-            "coda_notebook_execute",
-            "Run a cell",
-            "Run one code cell in the notebook's own kernel (the user's, so variables are shared) and "
-            "return its outputs. Past the timeout it returns a handle instead and the cell keeps running; "
-            "fetch its outputs with coda_notebook_result.",
-            ExecuteArgs,
-            execute,
-            **runs,
-        ),
-        tool(
-            "coda_notebook_run_all",
-            "Run all cells",
-            "Run every code cell from the top in the notebook's kernel, stopping at the first error. Past "
-            "the timeout it returns a handle, as coda_notebook_execute does.",
-            RunAllArgs,
-            run_all,
-            **runs,
-        ),
-        tool(
-            "coda_notebook_result",
-            "Get an execution's outputs",
-            "Wait up to timeout seconds for an execution that returned a handle, and return its outputs "
-            "(or the cells finished so far and status 'running').",
-            ResultArgs,
-            result,
-            read_only_hint=True,
-            idempotent_hint=True,
-        ),
-        tool(
-            "coda_kernel_interrupt",
-            "Interrupt the kernel",
-            "Interrupt what the notebook's kernel is running (as the stop button does).",
-            PathArgs,
-            interrupt,
-            **runs,
-        ),
-        tool(
-            "coda_kernel_restart",
-            "Restart the kernel",
-            "Restart the notebook's kernel: every variable is lost.",
-            PathArgs,
-            restart,
-            **runs,
-        ),
+        ToolDef(
+            name=tool.name,
+            title=tool.title,
+            description=tool.description,
+            args=tool.args,
+            annotations=ToolAnnotations(title=tool.title, open_world_hint=False, **tool.hints),
+            call=_bound(tool.call, service),
+        )
+        for tool in NOTEBOOK_TOOLS
     ]
+
+
+def _bound(
+    call: Callable[[NotebookService, Any], Awaitable[CallToolResult]], service: NotebookService
+) -> Callable[[ToolContext, Any], Awaitable[CallToolResult]]:
+    async def bound(ctx: ToolContext, args: Any) -> CallToolResult:
+        return await call(service, args)
+
+    return bound

@@ -45,7 +45,7 @@ from mcp_types.jsonrpc import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from pydantic import ValidationError
 
-from . import SESSION_HEADER, VERSION_HEADER
+from .headers import SESSION_HEADER, VERSION_HEADER
 from .tools import ToolContext, ToolSet, UnknownTool
 
 log = logging.getLogger(__name__)

@@ -145,73 +145,81 @@ def _cancel(ctx: ToolContext, args: TaskIdArgs) -> dict[str, Any]:
     return {"task_id": meta["task_id"], "status": meta["status"]}
 
 
-def _definitions(agent_ids: list[str], default_agent: str) -> list[ToolDef]:
+def _run_definition(agent_ids: list[str], default_agent: str) -> ToolDef:
+    """``coda_run``: its description names the catalogue's agents."""
     agents = ", ".join(agent_ids)
-    return [
-        ToolDef(
-            name="coda_run",
+    return ToolDef(
+        name="coda_run",
+        title="Start a background coding-agent task",
+        description=(
+            "Start a coding agent on a task in the background and return its task_id at once. "
+            "The agent runs unattended in a JupyterLab terminal (lab_url opens it). "
+            f"Agents: {agents} (default {default_agent}). Fire and forget: do not poll; "
+            "check coda_inbox or coda_get_result later, when the user asks."
+        ),
+        args=RunArgs,
+        annotations=ToolAnnotations(
             title="Start a background coding-agent task",
-            description=(
-                "Start a coding agent on a task in the background and return its task_id at once. "
-                "The agent runs unattended in a JupyterLab terminal (lab_url opens it). "
-                f"Agents: {agents} (default {default_agent}). Fire and forget: do not poll; "
-                "check coda_inbox or coda_get_result later, when the user asks."
-            ),
-            args=RunArgs,
-            annotations=ToolAnnotations(
-                title="Start a background coding-agent task",
-                read_only_hint=False,
-                # The agent edits files, and with permissions='bypass' may do anything.
-                destructive_hint=True,
-                idempotent_hint=False,
-                open_world_hint=True,
-            ),
-            call=_run,
+            read_only_hint=False,
+            # The agent edits files, and with permissions='bypass' may do anything.
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=True,
         ),
-        ToolDef(
-            name="coda_inbox",
-            title="List background tasks",
-            description=(
-                "List the background tasks of the retention window, newest first, with counts by "
-                "status, the latest progress message of running tasks and the summary of finished ones."
-            ),
-            args=InboxArgs,
-            annotations=ToolAnnotations(
-                title="List background tasks", read_only_hint=True, idempotent_hint=True, open_world_hint=False
-            ),
-            call=_inbox,
+        call=_run,
+    )
+
+
+# The tools whose definition does not depend on the catalogue.
+_TASK_TOOLS: tuple[ToolDef, ...] = (
+    ToolDef(
+        name="coda_inbox",
+        title="List background tasks",
+        description=(
+            "List the background tasks of the retention window, newest first, with counts by "
+            "status, the latest progress message of running tasks and the summary of finished ones."
         ),
-        ToolDef(
-            name="coda_get_result",
-            title="Get a task's result",
-            description=(
-                "The result of a finished task (status, summary, files_changed, artifacts, errors, "
-                "feedback); for a running task its status and latest progress message."
-            ),
-            args=TaskIdArgs,
-            annotations=ToolAnnotations(
-                title="Get a task's result", read_only_hint=True, idempotent_hint=True, open_world_hint=False
-            ),
-            call=_get_result,
+        args=InboxArgs,
+        annotations=ToolAnnotations(
+            title="List background tasks", read_only_hint=True, idempotent_hint=True, open_world_hint=False
         ),
-        ToolDef(
-            name="coda_cancel",
+        call=_inbox,
+    ),
+    ToolDef(
+        name="coda_get_result",
+        title="Get a task's result",
+        description=(
+            "The result of a finished task (status, summary, files_changed, artifacts, errors, "
+            "feedback); for a running task its status and latest progress message."
+        ),
+        args=TaskIdArgs,
+        annotations=ToolAnnotations(
+            title="Get a task's result", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+        call=_get_result,
+    ),
+    ToolDef(
+        name="coda_cancel",
+        title="Cancel a task",
+        description=(
+            "Stop a running task: its whole process group is terminated and the task ends "
+            "'cancelled'. A finished task is left as it is."
+        ),
+        args=TaskIdArgs,
+        annotations=ToolAnnotations(
             title="Cancel a task",
-            description=(
-                "Stop a running task: its whole process group is terminated and the task ends "
-                "'cancelled'. A finished task is left as it is."
-            ),
-            args=TaskIdArgs,
-            annotations=ToolAnnotations(
-                title="Cancel a task",
-                read_only_hint=False,
-                destructive_hint=True,
-                idempotent_hint=True,
-                open_world_hint=False,
-            ),
-            call=_cancel,
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=False,
         ),
-    ]
+        call=_cancel,
+    ),
+)
+
+
+def _definitions(agent_ids: list[str], default_agent: str) -> list[ToolDef]:
+    return [_run_definition(agent_ids, default_agent), *_TASK_TOOLS]
 
 
 class ToolSet:

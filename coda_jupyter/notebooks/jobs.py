@@ -15,6 +15,10 @@ from .paths import NotebookError
 MAX_FINISHED_JOBS = 200
 
 
+class NotRun(NotebookError):
+    """The execution failed before any cell ran (no such cell, not a code cell): the tool call's own error."""
+
+
 @dataclass
 class CellRun:
     cell_id: str

@@ -22,7 +22,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from .cells import CellType, Rendered, cell_position, describe_cell, ensure_ids, insert_position, new_cell, source_text
-from .jobs import CellRun, Job, Jobs
+from .jobs import CellRun, Job, Jobs, NotRun
 from .kernel import NotebookKernels
 from .paths import NotebookError, notebook_path
 from .relay import BrowserGone, Relay
@@ -175,40 +175,57 @@ class NotebookService:
         return {"path": path, "cell_id": cell["id"], "index": position, "cells": len(nb["cells"])}
 
     async def start_execution(self, path: str, cell_id: str | None, index: int | None) -> Job:
-        nb = await self._in_browser(path, {"op": "read"}) or await self.with_ids(path)
+        if self.relay.holder(path) is not None:
+            # The tab finds and checks the cell as it runs it: no read of the whole notebook first.
+            target = {"cell_id": cell_id, "index": index}
+            return self.jobs.start(path, lambda runs: self._run_in_browser(path, [target], runs))
+        nb = await self.with_ids(path)
         cell = nb["cells"][cell_position(nb["cells"], cell_id, index)]
         if cell.get("cell_type") != "code":
             raise NotebookError(f"cell {cell['id']!r} is a {cell.get('cell_type')} cell: only code cells run")
-        return await self._start(path, nb, [cell["id"]])
+        return await self._start_on_server(path, nb, [cell["id"]])
 
     async def start_run_all(self, path: str) -> Job:
         nb = await self._in_browser(path, {"op": "read"}) or await self.with_ids(path)
-        return await self._start(path, nb, [cell["id"] for cell in nb["cells"] if cell.get("cell_type") == "code"])
-
-    async def _start(self, path: str, nb: dict[str, Any], cell_ids: list[str]) -> Job:
+        cell_ids = [cell["id"] for cell in nb["cells"] if cell.get("cell_type") == "code"]
         if self.relay.holder(path) is not None:
-            return self.jobs.start(path, lambda runs: self._run_in_browser(path, nb, cell_ids, runs))
+            targets: list[dict[str, Any]] = [{"cell_id": cell_id, "index": None} for cell_id in cell_ids]
+            return self.jobs.start(path, lambda runs: self._run_in_browser(path, targets, runs))
+        return await self._start_on_server(path, nb, cell_ids)
+
+    async def _start_on_server(self, path: str, nb: dict[str, Any], cell_ids: list[str]) -> Job:
         kernel_id = await self.kernels.ensure(path, _kernel_name(nb))
         return self.jobs.start(path, lambda runs: self._run(path, kernel_id, cell_ids, runs))
 
-    async def _run_in_browser(
-        self, path: str, nb: dict[str, Any], cell_ids: list[str], runs: list[CellRun]
-    ) -> list[CellRun]:
+    async def _run_in_browser(self, path: str, targets: list[dict[str, Any]], runs: list[CellRun]) -> list[CellRun]:
         """Each cell run by the tab through its session context, so outputs appear as they come."""
-        for position, cell_id in enumerate(cell_ids):
-            reply = await self._in_browser(path, {"op": "execute", "cell_id": cell_id})
+        for position, target in enumerate(targets):
+            try:
+                reply = await self._in_browser(path, {"op": "execute", **target})
+            except NotebookError as err:
+                if runs:
+                    raise
+                # Nothing ran (no such cell, not a code cell, no kernel): the call itself failed.
+                raise NotRun(str(err)) from None
             if reply is None:
                 # The tab went away before this cell: the rest runs on the server.
-                kernel_id = await self.kernels.ensure(path, _kernel_name(nb))
-                return await self._run(path, kernel_id, cell_ids[position:], runs)
-            else:
-                run = CellRun(
-                    cell_id, str(reply.get("status", "ok")), reply.get("execution_count"), reply.get("outputs") or []
-                )
-                runs.append(run)
-                if run.status != "ok":
-                    break
+                return await self._run_rest_on_server(path, targets[position:], runs)
+            run = CellRun(
+                str(reply.get("cell_id") or target["cell_id"]),
+                str(reply.get("status", "ok")),
+                reply.get("execution_count"),
+                reply.get("outputs") or [],
+            )
+            runs.append(run)
+            if run.status != "ok":
+                break
         return runs
+
+    async def _run_rest_on_server(self, path: str, targets: list[dict[str, Any]], runs: list[CellRun]) -> list[CellRun]:
+        nb = await self.with_ids(path)
+        cell_ids = [nb["cells"][cell_position(nb["cells"], t["cell_id"], t["index"])]["id"] for t in targets]
+        kernel_id = await self.kernels.ensure(path, _kernel_name(nb))
+        return await self._run(path, kernel_id, cell_ids, runs)
 
     async def _run(self, path: str, kernel_id: str, cell_ids: list[str], runs: list[CellRun]) -> list[CellRun]:
         link = self.kernels.link(kernel_id)

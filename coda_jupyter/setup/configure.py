@@ -13,7 +13,7 @@ touch HOME: each step rebuilds the overlay with all of them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,10 +24,12 @@ from .plan import DATABRICKS_CREDENTIALS, install_step_id
 from .step import Step, StepContext
 
 ContextFactory = Callable[[], ConfigContext]
+# ``_write`` with its context and overlay bound: writers, then the step's context.
+_WriteStep = Callable[[tuple[ConfigWriter, ...], StepContext], Awaitable[str]]
 
 CONNECT_STEP = "connect-agents"
 GUIDANCE_STEP = "guidance"
-_WITHOUT_CREDENTIALS = ("skills", "mlflow")
+SKILLS_STEP = "skills"
 
 
 def configure_step_id(agent_id: str) -> str:
@@ -43,67 +45,40 @@ class _Overlay:
 
 
 def configure_steps(agents: Iterable[AgentSpec], context: ContextFactory, installs: set[str]) -> list[Step]:
-    """One step per agent writer, the shared writers, and the credential-bound connect step.
+    """One step per agent writer and per agent's further writers, the shared
+    writers, and the credential-bound connect step.
 
     ``installs`` are the ids of install steps present in the plan, so a
     writer waits for its agent's install when there is one.
     """
     agents = list(agents)
-    steps: list[Step] = []
-    writers: list[ConfigWriter] = []
     shared = {writer.name: writer for writer in SHARED_WRITERS}
     instructions = guidance.writer(agents)
-    tracing = "claude" in {spec.id for spec in agents}
+    agent_writers = [spec.config_writer for spec in agents if spec.config_writer is not None]
+    extra = [step for spec in agents for step in spec.config_steps]
     in_overlay = _Overlay(
         tuple(agents),
-        (
-            *(spec.config_writer for spec in agents if spec.config_writer is not None),
-            shared["skills"],
-            instructions,
-            *((shared["mlflow"],) if tracing else ()),
-        ),
+        (*agent_writers, shared[SKILLS_STEP], instructions, *(step.writer for step in extra)),
     )
-    write = partial(_write, in_overlay=in_overlay)
-    for spec in agents:
-        writer = spec.config_writer
-        if writer is None:
-            continue
-        writers.append(writer)
-        install = install_step_id(spec.id)
-        steps.append(
-            Step(
-                id=configure_step_id(spec.id),
-                label=f"Configuring {spec.label}",
-                run=partial(write, (writer,), context),
-                needs=(install,) if install in installs else (),
-            )
-        )
-    steps.append(Step("skills", "Sharing skills with every agent", partial(write, (shared["skills"],), context)))
-    steps.append(
-        Step(GUIDANCE_STEP, "Writing agent instructions and subagents", partial(write, (instructions,), context))
-    )
-    if tracing:
-        steps.append(
-            Step(
-                "tracing",
-                "Enabling MLflow tracing for Claude Code",
-                partial(write, (shared["mlflow"],), context),
-                # Both write ~/.claude/settings.json; one after the other.
-                needs=(configure_step_id("claude"),),
-            )
-        )
+    write = partial(_write, context=context, in_overlay=in_overlay)
+    steps = [
+        *_agent_steps(agents, write, installs),
+        Step(SKILLS_STEP, "Sharing skills with every agent", partial(write, (shared[SKILLS_STEP],))),
+        Step(GUIDANCE_STEP, "Writing agent instructions and subagents", partial(write, (instructions,))),
+        *_further_steps(agents, write),
+    ]
     with_credentials = [
-        *writers,
+        *agent_writers,
         # The instructions name the workspace user, known once connected.
         instructions,
-        *(writer for name, writer in shared.items() if name not in _WITHOUT_CREDENTIALS),
+        *(writer for name, writer in shared.items() if name != SKILLS_STEP),
         sync_hooks.WRITER,
     ]
     steps.append(
         Step(
             CONNECT_STEP,
             "Connecting agents to the Databricks workspace",
-            partial(write, tuple(with_credentials), context),
+            partial(write, tuple(with_credentials)),
             needs=tuple(step.id for step in steps),
             conditions=(DATABRICKS_CREDENTIALS,),
         )
@@ -111,8 +86,30 @@ def configure_steps(agents: Iterable[AgentSpec], context: ContextFactory, instal
     return steps
 
 
+def _agent_steps(agents: list[AgentSpec], write: _WriteStep, installs: set[str]) -> Iterator[Step]:
+    """Each agent's own writer, once its install (when the plan has one) is done."""
+    for spec in agents:
+        if spec.config_writer is None:
+            continue
+        install = install_step_id(spec.id)
+        yield Step(
+            id=configure_step_id(spec.id),
+            label=f"Configuring {spec.label}",
+            run=partial(write, (spec.config_writer,)),
+            needs=(install,) if install in installs else (),
+        )
+
+
+def _further_steps(agents: list[AgentSpec], write: _WriteStep) -> Iterator[Step]:
+    """An agent's further writers, after its own: they may share its files."""
+    for spec in agents:
+        own = (configure_step_id(spec.id),) if spec.config_writer is not None else ()
+        for extra in spec.config_steps:
+            yield Step(extra.id, extra.label, partial(write, (extra.writer,)), needs=own)
+
+
 async def _write(
-    writers: tuple[ConfigWriter, ...], context: ContextFactory, ctx: StepContext, *, in_overlay: _Overlay
+    writers: tuple[ConfigWriter, ...], ctx: StepContext, *, context: ContextFactory, in_overlay: _Overlay
 ) -> str:
     config = context()
     changed: list[str] = []

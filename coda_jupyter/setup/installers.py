@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 
 from ..agents.install import Install, NpmInstall, PypiVenvInstall
 from ..util.files import atomic_write_json, read_json
+from ..util.places import home_data_dir
 from .node_range import parse_version, satisfies
 from .step import StepContext, StepError, run
 
@@ -50,7 +51,7 @@ class InstallSettings:
 
     @property
     def data_dir(self) -> Path:
-        return self.home / ".local" / "share" / "coda-jupyter"
+        return home_data_dir(self.home)
 
     @property
     def venv_root(self) -> Path:

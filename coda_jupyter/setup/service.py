@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from traitlets import Dict, List
-from traitlets.config import Config, Configurable, LoggingConfigurable
+from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets.config import LoggingConfigurable
 
 from ..agents import AgentSpec
 from .configure import ContextFactory, configure_steps
@@ -24,7 +24,7 @@ _STEP_FIELDS = {"id", "label", "command", "needs", "requires_credentials", "time
 
 
 def configured_steps(entries: Iterable[Mapping[str, Any]]) -> list[Step]:
-    """Steps declared in config (``CodaApp.setup_extra_steps``), each one command."""
+    """Steps declared in config (``SetupService.extra_steps``), each one command."""
     steps = []
     for entry in entries:
         unknown = set(entry) - _STEP_FIELDS
@@ -51,7 +51,44 @@ async def _run_command(argv: list[str], ctx: StepContext) -> None:
 
 
 class SetupService(LoggingConfigurable):
-    """The server's one setup engine, built from ``CodaApp`` traits and its own."""
+    """The server's one setup engine: installs the agents and tools, then writes their configs."""
+
+    enabled = Bool(True, help="Run the background setup engine at server start.").tag(config=True)
+
+    builtin = Bool(
+        True,
+        help="Include the built-in install and configure steps. Turn off to run only extra_steps.",
+    ).tag(config=True)
+
+    extra_steps = List(
+        Dict(),
+        help="""Extra setup steps, each a dict: ``id``, ``command`` (argv list), and
+        optionally ``label``, ``needs`` (step ids), ``requires_credentials`` (bool)
+        and ``timeout`` (seconds).""",
+    ).tag(config=True)
+
+    max_parallel = Int(4, help="Setup steps that may run at the same time.").tag(config=True)
+
+    install_versions = Dict(
+        Unicode(),
+        help="""Pinned versions by agent or tool id, overriding the catalogue's
+        defaults, e.g. ``{"<agent id>": "1.2.3", "gh": "2.70.0"}``.""",
+    ).tag(config=True)
+
+    tools_base_url = Unicode(
+        "",
+        help="""Base URL of release downloads for micro, gh and the Databricks CLI (a
+        mirror of github.com). It changes where a file comes from, never which file:
+        downloads are checked against pinned or configured SHA-256s.""",
+    ).tag(config=True)
+
+    tool_checksums = Dict(
+        Dict(Unicode()),
+        help="""SHA-256 of a tool's release archive by tool id and platform, e.g.
+        ``{"gh": {"linux-amd64": "<sha256>"}}``, for the version being installed.
+        Required for a tool version overridden in install_versions, and for a
+        platform without a pinned checksum.""",
+    ).tag(config=True)
 
     skill_sources = List(
         Dict(),
@@ -67,29 +104,23 @@ class SetupService(LoggingConfigurable):
         agents: Iterable[AgentSpec],
         state_dir: Path,
         *,
-        builtin: bool,
-        versions: Mapping[str, str],
-        extra_steps: Iterable[Mapping[str, Any]],
-        max_parallel: int,
-        tools_base_url: str | None,
-        tool_checksums: Mapping[str, Mapping[str, str]],
         credentials_present: Callable[[], bool],
         local_mode: bool,
         terminal_path: str,
         context: ContextFactory,
-        parent: Configurable | None = None,
-        config: Config | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(parent=parent, **({} if config is None else {"config": config}))
+        """``credentials_present`` releases the steps that need Databricks credentials."""
+        super().__init__(**kwargs)
         home = Path.home()
         context = with_skill_packs(context, self.skill_sources)
         env = {**os.environ, "PATH": terminal_path}
         agents = list(agents)
-        steps = [*skill_pack_steps(self.skill_sources, context), *configured_steps(extra_steps)]
-        if builtin:
-            base_url = tools_base_url or DEFAULT_BASE_URL
-            tool_settings = ToolSettings(home=home, checksums=tool_checksums, base_url=base_url)
-            installs = build_plan(agents, InstallSettings(home=home), tool_settings, versions=versions)
+        steps = [*skill_pack_steps(self.skill_sources, context), *configured_steps(self.extra_steps)]
+        if self.builtin:
+            base_url = self.tools_base_url or DEFAULT_BASE_URL
+            tool_settings = ToolSettings(home=home, checksums=self.tool_checksums, base_url=base_url)
+            installs = build_plan(agents, InstallSettings(home=home), tool_settings, versions=self.install_versions)
             steps = [
                 *installs,
                 *configure_steps(agents, context, {step.id for step in installs}),
@@ -99,15 +130,16 @@ class SetupService(LoggingConfigurable):
             steps,
             state_dir,
             conditions={DATABRICKS_CREDENTIALS: credentials_condition(credentials_present, local_mode)},
-            max_parallel=max_parallel,
+            max_parallel=self.max_parallel,
             env=env,
         )
 
     def start(self) -> None:
-        self.engine.start()
+        if self.enabled:
+            self.engine.start()
 
-    def credentials_changed(self) -> None:
-        """Release (or re-check) every step bound to Databricks credentials."""
+    def credentials_changed(self, *_: object) -> None:
+        """Release (or re-check) every step bound to Databricks credentials (a credentials event)."""
         self.engine.condition_changed(DATABRICKS_CREDENTIALS)
 
     async def stop(self) -> None:

@@ -25,10 +25,11 @@ from pathlib import Path
 
 from ..util.files import atomic_write_json, read_json
 from ..util.isolated import isolated_module_argv
+from ..util.places import home_data_dir
 from .step import StepContext, StepError, run
 
 DEFAULT_BASE_URL = "https://github.com"
-CHECKSUMS_SETTING = "CodaApp.tool_checksums"
+CHECKSUMS_SETTING = "SetupService.tool_checksums"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _RELEASE_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 # A system CLI that does not answer ``--version`` in this time is treated as
@@ -53,7 +54,7 @@ class ToolSettings:
         return self.home / ".local" / "bin"
 
     def marker(self, tool_id: str) -> Path:
-        return self.home / ".local" / "share" / "coda-jupyter" / "installed" / f"tool-{tool_id}.json"
+        return home_data_dir(self.home) / "installed" / f"tool-{tool_id}.json"
 
     def find_system(self, executable: str) -> str | None:
         path = os.environ.get("PATH", "") if self.system_path is None else self.system_path

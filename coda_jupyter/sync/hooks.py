@@ -9,7 +9,7 @@ changes git's behaviour (``push-to-checkout``, ``proc-receive``,
 
 How git is pointed at the folder depends on who owns HOME:
 
-- In a Databricks App (or locally with ``CodaApp.write_user_configs``)
+- In a Databricks App (or locally with ``AgentConfig.write_user_configs``)
   ``install_hooks()`` sets the *global* ``core.hooksPath``: every commit on
   the machine runs our hooks. A repository with its own local
   ``core.hooksPath`` (husky and friends) overrides ours there and is not
@@ -47,7 +47,8 @@ from ..agents.writers.context import ConfigContext, ConfigWriter
 from ..agents.writers.git import current, owns_global_config
 from ..util.files import atomic_write
 from ..util.isolated import isolated_module_argv
-from .workspace import SyncPaths, default_state_dir, projects_dir
+from ..util.places import APP_NAME, default_state_dir
+from .workspace import SyncPaths, projects_dir
 
 GIT_TIMEOUT_S = 10
 MARKER = "installed by coda-jupyter"
@@ -107,7 +108,7 @@ exit 0
 
 
 def hooks_dir(home: Path | None = None) -> Path:
-    return (home or Path.home()) / ".config" / "coda-jupyter" / "git-hooks"
+    return (home or Path.home()) / ".config" / APP_NAME / "git-hooks"
 
 
 # Forks a child that leaves the process group with setsid(), and returns only
@@ -241,7 +242,7 @@ def install_hooks(
     """Write the hooks folder and point the *global* ``core.hooksPath`` at it.
 
     For a HOME coda owns (a Databricks App) or whose owner opted in
-    (``CodaApp.write_user_configs``). Idempotent. A global
+    (``AgentConfig.write_user_configs``). Idempotent. A global
     ``core.hooksPath`` the user set to another folder is left alone
     (``installed=False``) unless ``force``.
     """
@@ -307,9 +308,5 @@ def _write(ctx: ConfigContext) -> list[Path]:
     return write_hooks(ctx.home)
 
 
-def _no_token(ctx: ConfigContext) -> list[Path]:
-    return []
-
-
 # For the setup engine's shared writers, next to ``writers.git.WRITER``.
-WRITER = ConfigWriter("git-sync-hook", _write, _no_token)
+WRITER = ConfigWriter("git-sync-hook", _write)

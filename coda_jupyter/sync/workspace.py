@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..auth.credentials import databrickscfg_path, sdk_profile_arguments
 from ..util.files import atomic_write_json, read_json
+from ..util.places import default_state_dir
 from ..util.processes import process_alive
 
 if TYPE_CHECKING:
@@ -64,12 +65,6 @@ class OutsideProjects(SyncError):
 
 
 # -- places ------------------------------------------------------------------
-
-
-def default_state_dir(home: Path | None = None) -> Path:
-    """Same default as ``CodaApp.state_dir`` so the server reads what we write."""
-    base = os.environ.get("XDG_STATE_HOME") or str((home or Path.home()) / ".local" / "state")
-    return Path(base) / "coda-jupyter"
 
 
 def projects_dir(home: Path | None = None) -> Path:
@@ -223,6 +218,7 @@ class BlobReader:
 
 
 # -- credentials -------------------------------------------------------------
+
 
 # Variables that would make the SDK authenticate some other way than the
 # chosen profile (the app's service principal above all).
@@ -429,9 +425,43 @@ def sync_repo(
         return result
 
 
+def _to_upload(files: list[TrackedFile], previous: RepoState, result: SyncResult) -> list[TrackedFile]:
+    """The files whose blob changed since the last sync; the others are counted or skipped."""
+    changed: list[TrackedFile] = []
+    for tracked in files:
+        if previous.files.get(tracked.path) == tracked.blob:
+            result.unchanged += 1
+        elif tracked.size > MAX_FILE_BYTES:
+            result.skipped.append(f"{tracked.path} (larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB)")
+        else:
+            changed.append(tracked)
+    return changed
+
+
+def _upload(ws: WorkspaceClient, repo: Path, changed: list[TrackedFile], state: RepoState, result: SyncResult) -> None:
+    """Upload ``changed`` under the result's destination, recording each one that arrived."""
+    from databricks.sdk.service.workspace import ImportFormat
+
+    if not changed:
+        return
+    dest = result.destination
+    folders = {(PurePosixPath(dest) / f.path).parent.as_posix() for f in changed}
+    for folder in _leaf_dirs(folders):
+        ws.workspace.mkdirs(folder)
+    reader = BlobReader(repo)
+    try:
+        for tracked in changed:
+            ws.workspace.upload(
+                f"{dest}/{tracked.path}", reader.read(tracked.blob), format=ImportFormat.RAW, overwrite=True
+            )
+            state.files[tracked.path] = tracked.blob
+            result.uploaded.append(tracked.path)
+    finally:
+        reader.close()
+
+
 def _push(ws: WorkspaceClient, repo: Path, name: str, state_file: Path, full: bool) -> SyncResult:
     from databricks.sdk.errors import NotFound
-    from databricks.sdk.service.workspace import ImportFormat
 
     user = ws.current_user.me().user_name
     if not user:
@@ -448,16 +478,9 @@ def _push(ws: WorkspaceClient, repo: Path, name: str, state_file: Path, full: bo
     if full or previous is None or previous.destination != dest or previous.host != host:
         previous = RepoState(dest, host)
     state = RepoState(dest, host, dict(previous.files))
-    current = {f.path for f in files}
-    changed: list[TrackedFile] = []
-    for tracked in files:
-        if previous.files.get(tracked.path) == tracked.blob:
-            result.unchanged += 1
-        elif tracked.size > MAX_FILE_BYTES:
-            result.skipped.append(f"{tracked.path} (larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB)")
-        else:
-            changed.append(tracked)
+    changed = _to_upload(files, previous, result)
     result.skipped.extend(f"{p} (not a regular file)" for p in others)
+    current = {f.path for f in files}
     removed = sorted(p for p in previous.files if p not in current)
     LOG.info(
         "%s: commit %s -> %s: %d to upload, %d to delete, %d unchanged",
@@ -469,23 +492,7 @@ def _push(ws: WorkspaceClient, repo: Path, name: str, state_file: Path, full: bo
         result.unchanged,
     )
     try:
-        if changed:
-            folders = {(PurePosixPath(dest) / f.path).parent.as_posix() for f in changed}
-            for folder in _leaf_dirs(folders):
-                ws.workspace.mkdirs(folder)
-            reader = BlobReader(repo)
-            try:
-                for tracked in changed:
-                    ws.workspace.upload(
-                        f"{dest}/{tracked.path}",
-                        reader.read(tracked.blob),
-                        format=ImportFormat.RAW,
-                        overwrite=True,
-                    )
-                    state.files[tracked.path] = tracked.blob
-                    result.uploaded.append(tracked.path)
-            finally:
-                reader.close()
+        _upload(ws, repo, changed, state, result)
         for gone in removed:
             # NotFound: already gone, the goal is reached.
             with contextlib.suppress(NotFound):

@@ -7,18 +7,17 @@ import os
 import shlex
 import shutil
 import signal
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
 from tornado.ioloop import IOLoop, PeriodicCallback
-from traitlets import Float, Integer, Unicode
+from traitlets import Float, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..agents import AgentSpec, Catalogue
 from ..agents.headless import DEFAULT_PERMISSIONS, GENERIC, HeadlessUnsupported
 from ..terminals.admission import AdmissionRefused
-from ..util.paths import unusable_path_reason
+from ..terminals.agent_terminals import AgentTerminals, CwdRefused, Launch
 from .orphans import signal_all, task_processes
 from .store import (
     AGENT_STATUSES,
@@ -114,26 +113,29 @@ class TaskRunner(LoggingConfigurable):
     """Starts, watches, times out, cancels and cleans up background tasks."""
 
     default_agent = Unicode(
-        "claude", help="Agent id used by coda_run when the caller names none."
+        help="Agent id used by coda_run when the caller names none. Default: the catalogue's first agent."
     ).tag(config=True)
+
+    @default("default_agent")
+    def _default_default_agent(self) -> str:
+        ids = self.catalogue.ids()
+        return ids[0] if ids else ""
 
     max_concurrent = Integer(4, help="Tasks allowed to run at the same time.").tag(config=True)
 
-    retention_hours = Float(
-        24.0, help="Finished tasks older than this are listed no more and deleted."
-    ).tag(config=True)
+    retention_hours = Float(24.0, help="Finished tasks older than this are listed no more and deleted.").tag(
+        config=True
+    )
 
-    cleanup_interval_s = Float(
-        3600.0, help="Seconds between two sweeps of expired task folders."
-    ).tag(config=True)
+    cleanup_interval_s = Float(3600.0, help="Seconds between two sweeps of expired task folders.").tag(config=True)
 
     default_timeout_s = Integer(3600, help="Task timeout when the caller gives none.").tag(config=True)
 
     max_timeout_s = Integer(24 * 3600, help="Largest timeout a caller may ask for.").tag(config=True)
 
-    kill_grace_s = Float(
-        5.0, help="Seconds between SIGTERM and SIGKILL when a task is cancelled or times out."
-    ).tag(config=True)
+    kill_grace_s = Float(5.0, help="Seconds between SIGTERM and SIGKILL when a task is cancelled or times out.").tag(
+        config=True
+    )
 
     transcript_max_bytes = Integer(
         5 * 1024 * 1024,
@@ -146,21 +148,15 @@ class TaskRunner(LoggingConfigurable):
         store: TaskStore,
         launcher: TerminalLauncher,
         catalogue: Catalogue,
-        root_dir: str,
-        base_env: Callable[[], Mapping[str, str | None]],
-        terminal_path: Callable[[], str],
-        admit: Callable[[str], None] | None = None,
+        terminals: AgentTerminals,
         **kwargs: Any,
     ):
-        """``admit(what)`` raises ``AdmissionRefused`` when no new agent session may start."""
+        """``terminals`` gives the cwd rule and the PATH; ``launcher`` starts through it."""
         super().__init__(**kwargs)
         self.store = store
         self.launcher = launcher
         self.catalogue = catalogue
-        self.root_dir = os.path.realpath(root_dir)
-        self._base_env = base_env
-        self._terminal_path = terminal_path
-        self._admit = admit
+        self.terminals = terminals
         self._active: dict[str, _ActiveTask] = {}
         self._cleanup: PeriodicCallback | None = None
 
@@ -195,9 +191,7 @@ class TaskRunner(LoggingConfigurable):
         )
         signal_all(survivors, signal.SIGTERM)
         # Looked up again: only what is still there (and still one of ours) gets SIGKILL.
-        IOLoop.current().call_later(
-            self.kill_grace_s, lambda: signal_all(task_processes(task_ids), signal.SIGKILL)
-        )
+        IOLoop.current().call_later(self.kill_grace_s, lambda: signal_all(task_processes(task_ids), signal.SIGKILL))
 
     def stop(self) -> None:
         if self._cleanup is not None:
@@ -215,17 +209,11 @@ class TaskRunner(LoggingConfigurable):
         return len(self._active)
 
     def submit(self, request: TaskRequest) -> dict[str, Any]:
-        spec = self._agent(request.agent)
+        spec, prompt, cwd = self._checked(request)
         headless = spec.headless or GENERIC
-        prompt = request.prompt.strip()
-        if not prompt:
-            raise TaskError("prompt must not be empty")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise TaskError(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
-        cwd = self._resolve_cwd(request.cwd)
         timeout_s = self._timeout(request.timeout_s)
         previous = self._previous(request.previous_task_id)
-        executable = shutil.which(spec.argv[0], path=self._terminal_path())
+        executable = shutil.which(spec.argv[0], path=self.terminals.path())
         if executable is None:
             hint = f" It is installed from the {spec.install_hint}." if spec.install_hint else ""
             raise TaskError(f"{spec.label} is not installed: {spec.argv[0]!r} is not on PATH.{hint}")
@@ -241,59 +229,64 @@ class TaskRunner(LoggingConfigurable):
                 f"Concurrency limit reached: {len(self._active)} task(s) running, at most "
                 f"{self.max_concurrent}. Try again when one finishes, or cancel one with coda_cancel."
             )
-        if self._admit is not None:
-            try:
-                self._admit(f"a background task with {spec.label}")
-            except AdmissionRefused as err:
-                raise TaskError(err.message) from None
-
-        terminal = f"task_{task_id}"
-        created = now()
-        meta = {
-            "task_id": task_id,
-            "agent": spec.id,
-            "agent_label": spec.label,
-            "status": RUNNING,
-            "terminal": terminal,
-            "cwd": cwd,
-            "permissions": request.permissions,
-            "bypasses_approvals": request.permissions in headless.bypassing_levels(),
-            "timeout_s": timeout_s,
-            "previous_task_id": previous["task_id"] if previous else None,
-            "prompt_summary": _summary(prompt, 100),
-            "context": request.context,
-            "command": command,
-            "created_at": created,
-            "created_at_iso": iso(created),
-            "ended_at": None,
-            "exit_code": None,
-        }
+        bypasses = request.permissions in headless.bypassing_levels()
+        meta = _new_meta(task_id, spec, request, cwd, prompt, timeout_s, previous, command, bypasses)
         self.store.create(task_id, meta, envelope)
+        self._launch(spec, meta, paths, timeout_s)
+        return meta
+
+    def _checked(self, request: TaskRequest) -> tuple[AgentSpec, str, str]:
+        """The agent, the stripped prompt and the working directory, or ``TaskError``."""
+        spec = self._agent(request.agent)
+        prompt = request.prompt.strip()
+        if not prompt:
+            raise TaskError("prompt must not be empty")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise TaskError(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
+        try:
+            cwd = self.terminals.resolve_cwd(request.cwd)
+        except CwdRefused as err:
+            raise TaskError(err.message) from None
+        return spec, prompt, cwd
+
+    def _launch(self, spec: AgentSpec, meta: dict[str, Any], paths: TaskPaths, timeout_s: int) -> None:
+        """Start the task's terminal; the task leaves no trace when admission refuses it."""
+        task_id, terminal = meta["task_id"], meta["terminal"]
         active = _ActiveTask(self, task_id, terminal, paths, self.transcript_max_bytes)
         env = {
-            **self._base_env(),
-            "CODA_TERMINAL_PATH": self._terminal_path(),
-            "CODA_AGENT": spec.id,
             "CODA_TASK_ID": task_id,
             "CODA_TASK_DIR": str(paths.root),
             "CODA_TASK_PROMPT_FILE": str(paths.prompt),
             "CODA_TASK_STATUS_FILE": str(paths.status),
             "CODA_TASK_RESULT_FILE": str(paths.result),
         }
-        self._active[task_id] = active
+        launch = Launch(
+            spec,
+            meta["cwd"],
+            name=terminal,
+            argv=["bash", "-l", "-c", _WRAPPER, "coda-task", *meta["command"]],
+            env=env,
+            what=f"a background task with {spec.label}",
+            track=False,
+        )
         try:
-            self.launcher.create(terminal, cwd, ["bash", "-l", "-c", _WRAPPER, "coda-task", *command], env, active)
+            self.launcher.create(launch, active)
+        except AdmissionRefused as err:
+            # Refused before anything ran: the task leaves no trace, as if never submitted.
+            active.close_transcript()
+            shutil.rmtree(paths.root, ignore_errors=True)
+            raise TaskError(err.message) from None
         except Exception as err:
-            self._active.pop(task_id, None)
             active.close_transcript()
             message = getattr(err, "log_message", None) or str(err)
             self._conclude(task_id, "failed", {"summary": "The task could not start.", "errors": [message]})
             raise TaskError(f"could not start the task: {message}") from None
+        # Counted as running only once started, so admission judged it against the others alone.
+        self._active[task_id] = active
         active.timer = IOLoop.current().call_later(timeout_s, self._expire, task_id)
         started = f"{spec.label} started in terminal {terminal}"
         self.store.append_status(task_id, {"status": RUNNING, "message": started})
         self.log.info("coda-jupyter: task %s started (%s) in terminal %s", task_id, spec.id, terminal)
-        return meta
 
     def cancel(self, task_id: str) -> dict[str, Any]:
         meta = self.store.meta(task_id)
@@ -348,20 +341,6 @@ class TaskRunner(LoggingConfigurable):
             raise TaskError(f"unknown {which} {chosen!r}; known: {self.catalogue.ids()}")
         return spec
 
-    def _resolve_cwd(self, cwd: str | None) -> str:
-        relative = (cwd or "").strip()
-        problem = unusable_path_reason(relative)
-        if problem is not None:
-            raise TaskError(f"cwd {problem}")
-        target = os.path.realpath(
-            relative if os.path.isabs(relative) else os.path.join(self.root_dir, relative)
-        )
-        if os.path.commonpath([self.root_dir, target]) != self.root_dir:
-            raise TaskError(f"cwd {cwd!r} is outside the Jupyter root {self.root_dir}")
-        if not os.path.isdir(target):
-            raise TaskError(f"cwd {cwd!r} is not a directory")
-        return target
-
     def _timeout(self, timeout_s: int | None) -> int:
         if timeout_s is None:
             return self.default_timeout_s
@@ -389,9 +368,7 @@ class TaskRunner(LoggingConfigurable):
             active.stop_reason = reason
             self.store.append_status(active.task_id, {"status": reason, "message": message})
             self.launcher.kill(active.terminal, signal.SIGTERM)
-            IOLoop.current().call_later(
-                self.kill_grace_s, self.launcher.kill, active.terminal, signal.SIGKILL
-            )
+            IOLoop.current().call_later(self.kill_grace_s, self.launcher.kill, active.terminal, signal.SIGKILL)
         return self.store.update_meta(active.task_id, status=active.stop_reason)
 
     def _finish(self, active: _ActiveTask, exit_status: ExitStatus) -> None:
@@ -450,12 +427,57 @@ def _public(meta: dict[str, Any]) -> dict[str, Any]:
     """The meta fields shown to callers, plus elapsed time."""
     end = meta.get("ended_at") or now()
     keys = (
-        "task_id", "status", "agent", "terminal", "cwd", "permissions", "bypasses_approvals",
-        "timeout_s", "previous_task_id", "prompt_summary", "created_at_iso", "ended_at_iso", "exit_code",
+        "task_id",
+        "status",
+        "agent",
+        "terminal",
+        "cwd",
+        "permissions",
+        "bypasses_approvals",
+        "timeout_s",
+        "previous_task_id",
+        "prompt_summary",
+        "created_at_iso",
+        "ended_at_iso",
+        "exit_code",
     )
     entry = {key: meta.get(key) for key in keys}
     entry["elapsed_s"] = round(float(end) - float(meta.get("created_at", end)), 1)
     return entry
+
+
+def _new_meta(
+    task_id: str,
+    spec: AgentSpec,
+    request: TaskRequest,
+    cwd: str,
+    prompt: str,
+    timeout_s: int,
+    previous: dict[str, Any] | None,
+    command: list[str],
+    bypasses_approvals: bool,
+) -> dict[str, Any]:
+    """meta.json of a task about to start, in the order its fields are written."""
+    created = now()
+    return {
+        "task_id": task_id,
+        "agent": spec.id,
+        "agent_label": spec.label,
+        "status": RUNNING,
+        "terminal": f"task_{task_id}",
+        "cwd": cwd,
+        "permissions": request.permissions,
+        "bypasses_approvals": bypasses_approvals,
+        "timeout_s": timeout_s,
+        "previous_task_id": previous["task_id"] if previous else None,
+        "prompt_summary": _summary(prompt, 100),
+        "context": request.context,
+        "command": command,
+        "created_at": created,
+        "created_at_iso": iso(created),
+        "ended_at": None,
+        "exit_code": None,
+    }
 
 
 def _summary(text: str, limit: int, keep: str = "start") -> str:
@@ -517,4 +539,3 @@ def _envelope(
         f"The same paths are in the environment: {shlex.join(['CODA_TASK_STATUS_FILE', 'CODA_TASK_RESULT_FILE'])}.",
     ]
     return "\n".join(parts) + "\n"
-

@@ -2,8 +2,9 @@
 
 The runner only needs: start a named terminal running an argv, be told about
 its output and its exit, signal its process group, and ask whether it still
-runs. ``JupyterTerminalLauncher`` does that with Jupyter's terminado manager,
-so every task is an ordinary terminal the owner can open in JupyterLab.
+runs. ``JupyterTerminalLauncher`` does that through ``AgentTerminals`` (the same
+path, cwd rule and environment as the launcher's agent tabs), so every task is
+an ordinary terminal the owner can open in JupyterLab.
 
 Transcript capture: we register a listener next to the websocket clients of
 terminado's ``PtyWithClients``. terminado hands every chunk it reads from the
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ..terminals.agent_terminals import AgentTerminals, Launch
 
 
 @dataclass(frozen=True)
@@ -37,20 +39,11 @@ class TerminalWatcher(Protocol):
 
 
 class TerminalLauncher(Protocol):
-    def create(
-        self,
-        name: str,
-        cwd: str,
-        argv: Sequence[str],
-        env: Mapping[str, str | None],
-        watcher: TerminalWatcher,
-    ) -> None:
-        """Start ``argv`` in a new terminal ``name``; ``None`` in ``env`` removes a variable."""
+    def create(self, launch: Launch, watcher: TerminalWatcher) -> None:
+        """Start ``launch`` in a new terminal and tell ``watcher`` about its output and exit."""
 
     def kill(self, name: str, sig: int = signal.SIGTERM) -> None:
         """Signal the terminal's whole process group; a finished terminal is ignored."""
-
-    def is_running(self, name: str) -> bool: ...
 
 
 class _Listener:
@@ -74,29 +67,15 @@ class _Listener:
 
 
 class JupyterTerminalLauncher:
-    """``TerminalLauncher`` on Jupyter's terminal manager (terminado ``NamedTermManager``).
+    """``TerminalLauncher`` on the server's ``AgentTerminals``: the launcher's own path, plus a watcher."""
 
-    ``manager`` is a getter: the terminals extension loads after ours, so the
-    manager exists only once the server runs.
-    """
-
-    def __init__(self, manager: Callable[[], Any]):
-        self._manager = manager
+    def __init__(self, terminals: AgentTerminals):
+        self._terminals = terminals
         self._groups: dict[str, int] = {}
 
-    def create(
-        self,
-        name: str,
-        cwd: str,
-        argv: Sequence[str],
-        env: Mapping[str, str | None],
-        watcher: TerminalWatcher,
-    ) -> None:
-        manager = self._manager()
-        if name in manager.terminals:
-            raise ValueError(f"terminal {name!r} already exists")
-        manager.create(name=name, cwd=cwd, shell_command=list(argv), extra_env=dict(env))
-        term = manager.terminals[name]
+    def create(self, launch: Launch, watcher: TerminalWatcher) -> None:
+        name = self._terminals.launch(launch)
+        term = self._terminals.terminal_manager().terminals[name]
         # The PTY child calls setsid(), so its pid is also its process group;
         # remembered now because getpgid() fails once the leader is reaped.
         self._groups[name] = term.ptyproc.pid
@@ -111,7 +90,3 @@ class JupyterTerminalLauncher:
             os.killpg(group, sig)
         except (ProcessLookupError, PermissionError):
             self._groups.pop(name, None)
-
-    def is_running(self, name: str) -> bool:
-        term = self._manager().terminals.get(name)
-        return term is not None and term.ptyproc.isalive()

@@ -29,18 +29,14 @@ def terminal_path(extra_dirs: Iterable[str] = (), base: str | None = None) -> st
     return os.pathsep.join(ordered)
 
 
-def terminal_env_changes(
-    extra_dirs: Iterable[str] = (), stripped: Iterable[str] = ()
-) -> dict[str, str | None]:
+def terminal_env_changes(extra_dirs: Iterable[str] = (), stripped: Iterable[str] = ()) -> dict[str, str | None]:
     """Changes in terminado's ``extra_env`` form: ``None`` removes a variable.
 
     A shell's login files may reset PATH; ``startup/path.sh`` then rebuilds it
     from CODA_PATH_FIRST and CODA_TERMINAL_PATH.
     """
     extra_dirs = list(extra_dirs)
-    changes: dict[str, str | None] = {
-        name: None for name in (*NESTING_VARIABLES, *stripped)
-    }
+    changes: dict[str, str | None] = {name: None for name in (*NESTING_VARIABLES, *stripped)}
     changes["PATH"] = terminal_path(extra_dirs)
     changes["CODA_TERMINAL_PATH"] = changes["PATH"]
     changes["CODA_PATH_FIRST"] = os.pathsep.join(first_dirs(extra_dirs))

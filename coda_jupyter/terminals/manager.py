@@ -8,12 +8,13 @@ from typing import Any
 from jupyter_server_terminals.terminalmanager import TerminalManager
 from traitlets import Float, Integer
 
+from .agent_terminals import SETTINGS_KEY, AgentTerminals
 from .flow import ReadGate, use_flow_control
 from .shells import account_shell, shell_start
 
 
 class CodaTerminalManager(TerminalManager):
-    """Applies ``CodaApp.terminal_env_changes()`` to plain and agent terminals alike.
+    """Applies ``AgentTerminals.environment()`` to plain and agent terminals alike.
 
     The environment is computed when each terminal starts, so it follows the
     server's current configuration; without the coda extension loaded it
@@ -37,19 +38,19 @@ class CodaTerminalManager(TerminalManager):
         super().__init__(**kwargs)
         self.read_gate = ReadGate(self, self)
 
-    def _coda(self) -> Any:
+    def _agent_terminals(self) -> AgentTerminals | None:
         web_app = getattr(self.parent, "web_app", None)
-        return web_app.settings.get("coda_app") if web_app is not None else None
+        return web_app.settings.get(SETTINGS_KEY) if web_app is not None else None
 
     def new_terminal(self, **kwargs: Any) -> Any:
         # A plain terminal (no command of its own) runs the server's shell
         # through coda's start-up files, so its login files cannot drop the
         # agents from PATH (see shells.py). Agent terminals bring their own.
-        coda = self._coda()
-        if coda is not None:
+        agent_terminals = self._agent_terminals()
+        if agent_terminals is not None:
             # The first terminal comes before any websocket can open to one.
-            use_flow_control(coda.server.web_app)
-        if "shell_command" not in kwargs and coda is not None:
+            use_flow_control(agent_terminals.server.web_app)
+        if "shell_command" not in kwargs and agent_terminals is not None:
             start = shell_start(self.server_shell())
             if start is not None:
                 kwargs["shell_command"] = start.argv
@@ -76,9 +77,9 @@ class CodaTerminalManager(TerminalManager):
 
     def make_term_env(self, *args: Any, **kwargs: Any) -> dict[str, str]:
         env = super().make_term_env(*args, **kwargs)
-        coda = self._coda()
-        if coda is not None:
-            for name, value in coda.terminal_env_changes().items():
+        agent_terminals = self._agent_terminals()
+        if agent_terminals is not None:
+            for name, value in agent_terminals.environment().items():
                 if value is None:
                     env.pop(name, None)
                 else:

@@ -21,9 +21,7 @@ STARTUP_DIR = Path(__file__).with_name("startup")
 PATH_SCRIPT = STARTUP_DIR / "path.sh"
 
 # Shells that read $ENV when interactive; /bin/sh is one of them whatever it links to.
-_POSIX_SHELLS = frozenset(
-    {"sh", "dash", "ash", "ksh", "ksh93", "mksh", "pdksh", "posh"}
-)
+_POSIX_SHELLS = frozenset({"sh", "dash", "ash", "ksh", "ksh93", "mksh", "pdksh", "posh"})
 _REFUSING_SHELLS = frozenset({"nologin", "false"})
 _LOGIN_FLAGS = frozenset({"-l", "--login"})
 # The only arguments recognised: a configured command with anything else is the
@@ -41,9 +39,7 @@ class ShellStart:
     env: dict[str, str | None] = field(default_factory=dict)
 
 
-def shell_start(
-    shell_command: Sequence[str], environ: Mapping[str, str] | None = None
-) -> ShellStart | None:
+def shell_start(shell_command: Sequence[str], environ: Mapping[str, str] | None = None) -> ShellStart | None:
     """How to start ``shell_command`` (``[shell]`` or ``[shell, "-l"]``) interactively.
 
     ``None`` for a shell without a start-up file here (fish, tcsh, ...) or a
@@ -59,9 +55,7 @@ def shell_start(
     marker: dict[str, str | None] = {"CODA_SHELL_LOGIN": "1" if login else None}
     if name == "bash":
         # Long options must come before the one-letter ones.
-        return ShellStart(
-            [program, "--rcfile", str(STARTUP_DIR / "bashrc"), "-i"], marker
-        )
+        return ShellStart([program, "--rcfile", str(STARTUP_DIR / "bashrc"), "-i"], marker)
     if name in _POSIX_SHELLS:
         return ShellStart(
             [program, "-i"],
@@ -112,14 +106,8 @@ def exec_interactive(program: str) -> str:
         for saved, original in _SAVED_AS.items()
         if saved in start.env
     ]
-    changes = {
-        name: value for name, value in start.env.items() if name not in _SAVED_AS
-    }
-    unset = [
-        arg for name, value in changes.items() if value is None for arg in ("-u", name)
-    ]
-    assigned = [
-        f"{name}={value}" for name, value in changes.items() if value is not None
-    ]
+    changes = {name: value for name, value in start.env.items() if name not in _SAVED_AS}
+    unset = [arg for name, value in changes.items() if value is None for arg in ("-u", name)]
+    assigned = [f"{name}={value}" for name, value in changes.items() if value is not None]
     lines.append(f"exec {shlex.join(['env', *unset, *assigned, *start.argv])}")
     return "\n".join(lines)

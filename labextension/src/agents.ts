@@ -1,40 +1,63 @@
 import { LabIcon } from '@jupyterlab/ui-components';
+import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestCoda } from './api';
+import { ServerPoll } from './poll';
+import type { IAgentInfo, ICodaAgents } from './tokens';
 
-/** One entry of `GET coda/api/agents`. */
-export interface IAgentInfo {
-  id: string;
-  label: string;
-  installed: boolean;
-  version: string | null;
-  executable: string | null;
-  icon: string | null;
-  /** How this kind of client connects to coda's MCP endpoint; the URL is a placeholder. */
-  mcp_client: { where: string; snippet: string } | null;
-}
+export type { IAgentInfo } from './tokens';
 
 const FALLBACK_ICON =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 52 52"><rect x="2" y="2" width="48" height="48" rx="10" fill="#607080"/><path d="M12 17l8 9-8 9" fill="none" stroke="#fff" stroke-width="4" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+
+// Installs finish in the background; a slow poll flips tiles to ready.
+const REFRESH_MS = 15000;
 
 /**
  * The client-side view of the server's agent catalogue.
  *
  * The server decides which agents exist; the lab side only renders them and
- * refreshes so tiles change as background installs finish.
+ * polls so tiles change as background installs finish.
  */
-export class AgentRegistry {
+export class AgentRegistry implements ICodaAgents, IDisposable {
   private _agents = new Map<string, IAgentInfo>();
   private _icons = new Map<string, LabIcon>();
   private _changed = new Signal<this, void>(this);
+  private _poll: ServerPoll;
+
+  /** `onError` hears each failed request (the poll then backs off). */
+  constructor(onError: (error: Error) => void) {
+    this._poll = new ServerPoll({
+      name: 'agents',
+      interval: REFRESH_MS,
+      max: 60000,
+      request: async () => {
+        try {
+          await this._fetch();
+        } catch (error) {
+          onError(error as Error);
+          throw error;
+        }
+      }
+    });
+  }
 
   get changed(): ISignal<this, void> {
     return this._changed;
   }
 
+  /** Settles after the first answer (or failure): commands that label widgets wait for it. */
+  get ready(): Promise<void> {
+    return this._poll.firstRequest;
+  }
+
   get agents(): IAgentInfo[] {
     return [...this._agents.values()];
+  }
+
+  get isDisposed(): boolean {
+    return this._poll.isDisposed;
   }
 
   get(id: string): IAgentInfo | undefined {
@@ -64,7 +87,16 @@ export class AgentRegistry {
     return icon;
   }
 
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    return this._poll.refresh();
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _fetch(): Promise<void> {
     const list = await requestCoda<IAgentInfo[]>('api/agents');
     const before = JSON.stringify(this.agents);
     this._agents = new Map(list.map(agent => [agent.id, agent]));

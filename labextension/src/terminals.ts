@@ -2,13 +2,19 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, MainAreaWidget, showDialog } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITerminal, Terminal } from '@jupyterlab/terminal';
-import { ITranslator } from '@jupyterlab/translation';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DockLayout } from '@lumino/widgets';
 
 import { CodaAPIError, requestCoda } from './api';
+import { PanelIDs, TerminalWidget, TRANSLATION_DOMAIN } from './tokens';
 
-export type AgentTerminalWidget = MainAreaWidget<ITerminal.ITerminal>;
+/** An agent's tab is an ordinary terminal tab. */
+export type AgentTerminalWidget = TerminalWidget;
 
 export const CORE_TERMINAL_PLUGIN = '@jupyterlab/terminal-extension:plugin';
 
@@ -57,7 +63,8 @@ export function attachAgentTerminal(
     reveal: content.ready
   });
   widget.id = `coda-agent-terminal-${opts.name}`;
-  pinTitle(content, titleFor(opts.label, opts.name), opts.name);
+  const trans = (opts.translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+  pinTitle(content, titleFor(opts.label, opts.name), opts.name, trans);
   widget.title.icon = opts.icon;
   widget.title.closable = true;
   widget.addClass('coda-AgentTerminal');
@@ -72,15 +79,25 @@ export function attachAgentTerminal(
  * named after their spinners is useless. The program's title goes to the
  * caption (tooltip) instead.
  */
-function pinTitle(content: Terminal, label: string, name: string): void {
+function pinTitle(
+  content: Terminal,
+  label: string,
+  name: string,
+  trans: TranslationBundle
+): void {
   const title = content.title;
   title.label = label;
-  title.caption = `${label} (terminal ${name})`;
+  title.caption = trans.__('%1 (terminal %2)', label, name);
   title.changed.connect(() => {
     if (title.label !== label) {
       const programTitle = title.label;
       title.label = label;
-      title.caption = `${label}: ${programTitle} (terminal ${name})`;
+      title.caption = trans.__(
+        '%1: %2 (terminal %3)',
+        label,
+        programTitle,
+        name
+      );
     }
   });
 }
@@ -108,8 +125,6 @@ export function isRefusal(error: unknown): error is CodaAPIError {
   );
 }
 
-const RUNNING_PANEL = 'jp-running-sessions';
-
 /**
  * Show a refusal in full (a toast would cut the server's explanation short),
  * with a way to the Running panel, where a session can be shut down.
@@ -117,18 +132,19 @@ const RUNNING_PANEL = 'jp-running-sessions';
 export async function showRefusal(
   app: JupyterFrontEnd,
   label: string,
-  error: CodaAPIError
+  error: CodaAPIError,
+  trans: TranslationBundle
 ): Promise<void> {
   const result = await showDialog({
-    title: `${label} was not started`,
+    title: trans.__('%1 was not started', label),
     body: error.message,
     buttons: [
-      Dialog.cancelButton({ label: 'Close' }),
-      Dialog.okButton({ label: 'Show Running Terminals' })
+      Dialog.cancelButton({ label: trans.__('Close') }),
+      Dialog.okButton({ label: trans.__('Show Running Terminals') })
     ]
   });
   if (result.button.accept) {
-    app.shell.activateById(RUNNING_PANEL);
+    app.shell.activateById(PanelIDs.running);
   }
 }
 

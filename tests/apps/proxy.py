@@ -264,9 +264,7 @@ class _WebSocketProxy(WebSocketHandler):
     async def get(self, *args: Any, **kwargs: Any) -> None:
         headers = self.proxy.forward_headers(self.request, websocket=True)
         self.proxy.websocket_headers.append(dict(headers.items()))
-        protocols = [
-            p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
-        ]
+        protocols = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         url = "ws" + self.proxy.upstream.removeprefix("http") + self.request.uri
         try:
             self.upstream = await websocket_connect(

@@ -241,7 +241,12 @@ def test_every_websocket_route_is_in_the_matrix(tmp_path: Path) -> None:
     env.update(HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
     probe = subprocess.run(
         [sys.executable, "-c", WEBSOCKET_PROBE, str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+        env=env,
     )
     registered = json.loads(probe.stdout.strip().splitlines()[-1])
     assert sorted(WEBSOCKETS) == registered
@@ -471,14 +476,17 @@ def test_xsrf_protected_post_from_the_app_origin_only(owner_app: tuple[Lab, Apps
 def test_terminal_can_call_the_server_without_service_principal(
     owner_app: tuple[Lab, AppsProxy], terminal: str
 ) -> None:
-    """Needs CodaApp.terminal_env_changes() to include service_principal_removals()
+    """Needs AgentTerminals.environment() to include service_principal_removals()
     and server_access_env(); the terminal is created after the server started."""
     lab, proxy = owner_app
     owner = visitor_for("owner", lab, proxy)
     owner.request("lab")
     xsrf = owner.cookies["_xsrf"]
     created = owner.request(
-        "api/terminals", "POST", b"{}", {"X-XSRFToken": xsrf, "Origin": owner.origin, "Content-Type": "application/json"}
+        "api/terminals",
+        "POST",
+        b"{}",
+        {"X-XSRFToken": xsrf, "Origin": owner.origin, "Content-Type": "application/json"},
     )
     assert created.status == 200, created.text
     name = created.json()["name"]
@@ -615,4 +623,3 @@ def test_app_yaml_runs_lab_as_tested() -> None:
         assert arg in command, f"app.yaml command lacks {arg}"
     joined = " ".join(command)
     assert "0.0.0.0" in joined and "$DATABRICKS_APP_PORT" in joined
-

@@ -54,9 +54,7 @@ def test_owner_types_into_an_agent_terminal_through_the_proxy(page: Any, app: tu
     page.locator(f"#coda-agent-terminal-{name} .xterm-helper-textarea").focus()
     page.keyboard.type("echo typed-$((6*7))")
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "(sel) => (document.querySelector(sel)?.textContent ?? '').includes('typed-42')", arg=text
-    )
+    page.wait_for_function("(sel) => (document.querySelector(sel)?.textContent ?? '').includes('typed-42')", arg=text)
     upgrades = proxy.websocket_headers[seen_websockets:]
     assert upgrades, "lab's websockets went through the proxy"
     assert all("X-Forwarded-Email" not in h and "Cookie" in h for h in upgrades)

@@ -11,11 +11,9 @@ illustrate docs/deployment.md (``make screenshots``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.model_upstream import FakeModelUpstream
+from tests.fakes.threaded_upstream import ThreadedUpstream
 from tests.fakes.workspace import FakeWorkspace
 
 from ..browser.conftest import browser  # noqa: F401 - module-scoped Chromium fixture
@@ -39,25 +38,6 @@ ANSWER = "The fake model says the answer is forty-two."
 SCREENSHOTS = os.environ.get("CODA_SCREENSHOTS")
 
 
-class ThreadedUpstream:
-    """The fake model upstream on a loop of its own, for a sync (Playwright) test."""
-
-    def __init__(self) -> None:
-        self.fake = FakeModelUpstream(reply_text=ANSWER)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-model", daemon=True)
-
-    def __enter__(self) -> FakeModelUpstream:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self._loop).result(10)
-        return self.fake
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def workspace() -> Iterator[FakeWorkspace]:
     with FakeWorkspace(user_name=OWNER, apps={APP_NAME: OWNER}) as fake:
@@ -69,7 +49,7 @@ def workspace() -> Iterator[FakeWorkspace]:
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[FakeModelUpstream]:
-    with ThreadedUpstream() as fake:
+    with ThreadedUpstream(ANSWER) as fake:
         yield fake
 
 
@@ -89,17 +69,18 @@ def app(
         "DATABRICKS_GATEWAY_HOST": model.url,
     }
     args = [
-        "--CodaApp.token_lifetime=600",
-        "--CodaApp.rotation_interval=20",
+        "--CredentialManager.token_lifetime=600",
+        "--CredentialManager.rotation_interval=20",
         "--AgentAdmission.max_sessions=2",
     ]
     # No remote MCP servers: with no network here, Claude Code would wait on them.
-    config: dict[str, object] = {"CodaApp": {"mcp_servers": []}}
+    config: dict[str, object] = {"AgentConfig": {"mcp_servers": []}}
     # The real first run: setup installs every agent from the package
     # registries. (GitHub release tools cannot download here; they fail.)
-    with apps_server(
-        tmp_path_factory.mktemp("journey"), env, args, server_config=config, builtin_setup=True
-    ) as (lab, proxy):
+    with apps_server(tmp_path_factory.mktemp("journey"), env, args, server_config=config, builtin_setup=True) as (
+        lab,
+        proxy,
+    ):
         proxy.workspace_host = workspace.host
         yield lab, proxy
 
@@ -152,9 +133,7 @@ def launcher_card(page: Any, label: str) -> Any:
 def open_agent(page: Any, label: str) -> str:
     before = page.locator("[data-coda-agent-terminal]").count()
     launcher_card(page, label).click()
-    page.wait_for_function(
-        "(n) => document.querySelectorAll('[data-coda-agent-terminal]').length > n", arg=before
-    )
+    page.wait_for_function("(n) => document.querySelectorAll('[data-coda-agent-terminal]').length > n", arg=before)
     return str(page.locator("[data-coda-agent-terminal]").nth(before).get_attribute("data-coda-agent-terminal"))
 
 
@@ -209,16 +188,17 @@ def test_the_owners_first_day(
     # 2. The launcher that was open all along shows Claude Code ready.
     tile = page.locator('.jp-LauncherCard[data-category="Coding Agents"]').filter(has_text="Claude Code").first
     tile.wait_for()
-    page.wait_for_function(
-        "(el) => !el.textContent.includes('not installed')", arg=tile.element_handle()
-    )
+    page.wait_for_function("(el) => !el.textContent.includes('not installed')", arg=tile.element_handle())
     shot(page, "first-run-launcher")
 
     # 3. Claude Code answers through the gateway; it never asks to trust ~/projects.
     name = open_agent(page, "Claude Code")
     # "? for shortcuts" sits under Claude Code's input box once it takes input.
-    wait_for(lambda: "? for shortcuts" in terminal_text(page, name), "Claude Code's prompt",
-             detail=lambda: terminal_text(page, name))
+    wait_for(
+        lambda: "? for shortcuts" in terminal_text(page, name),
+        "Claude Code's prompt",
+        detail=lambda: terminal_text(page, name),
+    )
     assert "Is this a project you created or one you trust" not in terminal_text(page, name)
     page.locator(f"#coda-agent-terminal-{name} .xterm-helper-textarea").type("What is the answer?")
     page.keyboard.press("Enter")
@@ -233,8 +213,11 @@ def test_the_owners_first_day(
     assert f"me={OWNER}" in run_in_terminal(lab, probe, f"me={OWNER}")
     first = lab.api("coda/api/credentials")
     assert isinstance(first, dict)
-    wait_for(lambda: lab.api("coda/api/credentials")["last_rotation"] != first["last_rotation"],  # type: ignore[index]
-             "a rotation", seconds=90)
+    wait_for(
+        lambda: lab.api("coda/api/credentials")["last_rotation"] != first["last_rotation"],  # type: ignore[index]
+        "a rotation",
+        seconds=90,
+    )
     assert f"me={OWNER}" in run_in_terminal(lab, probe, f"me={OWNER}")
 
     # 5. A commit in ~/projects/demo lands in the workspace.
@@ -243,8 +226,10 @@ def test_the_owners_first_day(
         "git add notes.md && git commit -qm first && echo committed-$((40+2))"
     )
     run_in_terminal(lab, commit, "committed-42")
-    wait_for(lambda: any(path.endswith("/projects/demo/notes.md") for path in workspace.files()),
-             "the commit in the workspace")
+    wait_for(
+        lambda: any(path.endswith("/projects/demo/notes.md") for path in workspace.files()),
+        "the commit in the workspace",
+    )
 
     # 6. The Agent tasks panel offers what works from outside the app: the
     # bridge, with this app's /api/ endpoint (test_mcp_through_proxy.py runs

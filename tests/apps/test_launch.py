@@ -101,9 +101,7 @@ def sp_env(workspace: FakeWorkspace) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sp_app(
-    tmp_path_factory: pytest.TempPathFactory, workspace: FakeWorkspace
-) -> Iterator[tuple[Lab, AppsProxy, Path]]:
+def sp_app(tmp_path_factory: pytest.TempPathFactory, workspace: FakeWorkspace) -> Iterator[tuple[Lab, AppsProxy, Path]]:
     """Owner from the Apps API with the service principal's OAuth credentials."""
     base = tmp_path_factory.mktemp("apps-sp")
     with apps_server(base, sp_env(workspace)) as (lab, proxy):

@@ -99,9 +99,7 @@ def test_signed_in_owner_needs_no_xsrf_for_json(app: tuple[Lab, AppsProxy]) -> N
     ],
     ids=["not-json", "foreign-origin"],
 )
-def test_requests_a_foreign_page_could_send_are_refused(
-    app: tuple[Lab, AppsProxy], headers: dict[str, str]
-) -> None:
+def test_requests_a_foreign_page_could_send_are_refused(app: tuple[Lab, AppsProxy], headers: dict[str, str]) -> None:
     _, proxy = app
     owner = Visitor(proxy.url, identity=OWNER)
     reply = owner.request("api/coda/mcp", "POST", json.dumps(INIT).encode(), headers)
@@ -161,8 +159,14 @@ def test_coda_bridge_runs_a_task_through_the_proxy(
         send(INIT)
         assert _read_reply(bridge.stdout, 1, deadline)["result"]["protocolVersion"] == "2025-11-25"
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-              "params": {"name": "coda_run", "arguments": {"prompt": "write the report"}}})
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "coda_run", "arguments": {"prompt": "write the report"}},
+            }
+        )
         started = _read_reply(bridge.stdout, 2, deadline)["result"]["structuredContent"]
         task_id = started["task_id"]
         # The OAuth token is revoked (or expires): the proxy answers 401 and
@@ -172,8 +176,14 @@ def test_coda_bridge_runs_a_task_through_the_proxy(
         request_id = 3
         while result.get("status") not in {"completed", "failed"}:
             assert time.monotonic() < deadline, result
-            send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
-                  "params": {"name": "coda_get_result", "arguments": {"task_id": task_id}}})
+            send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "tools/call",
+                    "params": {"name": "coda_get_result", "arguments": {"task_id": task_id}},
+                }
+            )
             result = _read_reply(bridge.stdout, request_id, deadline)["result"]["structuredContent"]
             request_id += 1
             time.sleep(0.3)

@@ -44,9 +44,7 @@ def workspace() -> Iterator[FakeWorkspace]:
 
 
 @pytest.fixture(scope="module")
-def app(
-    tmp_path_factory: pytest.TempPathFactory, workspace: FakeWorkspace
-) -> Iterator[tuple[Lab, AppsProxy]]:
+def app(tmp_path_factory: pytest.TempPathFactory, workspace: FakeWorkspace) -> Iterator[tuple[Lab, AppsProxy]]:
     env = {
         "DATABRICKS_APP_NAME": APP_NAME,
         "DATABRICKS_HOST": workspace.host,
@@ -57,7 +55,7 @@ def app(
         SERVICE_PRINCIPAL_ENV["DATABRICKS_CLIENT_ID"], SERVICE_PRINCIPAL_ENV["DATABRICKS_CLIENT_SECRET"], "app-sp"
     )
     # Rotation every few seconds, so the test sees one happen.
-    args = ["--CodaApp.token_lifetime=120", "--CodaApp.rotation_interval=4"]
+    args = ["--CredentialManager.token_lifetime=120", "--CredentialManager.rotation_interval=4"]
     with apps_server(tmp_path_factory.mktemp("apps-sdk"), env, args) as server:
         yield server
 
@@ -83,9 +81,7 @@ def _release_after_rotation(workspace: FakeWorkspace, go: Path) -> None:
         time.sleep(0.2)
 
 
-def test_sdk_in_a_terminal_is_the_owner_across_a_rotation(
-    app: tuple[Lab, AppsProxy], workspace: FakeWorkspace
-) -> None:
+def test_sdk_in_a_terminal_is_the_owner_across_a_rotation(app: tuple[Lab, AppsProxy], workspace: FakeWorkspace) -> None:
     lab, _ = app
     _paste_pat(lab, workspace)
     created = lab.api("api/terminals", "POST", b"{}")

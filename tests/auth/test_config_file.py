@@ -167,9 +167,7 @@ async def test_an_unparsable_file_is_refused_never_moved_aside(
     assert sorted(p.name for p in private_home.iterdir()) == [".databrickscfg"]
 
 
-@pytest.mark.parametrize(
-    "value", ["https://ws.example.com\ntoken = injected", "https://ws.example.com\r[other]"]
-)
+@pytest.mark.parametrize("value", ["https://ws.example.com\ntoken = injected", "https://ws.example.com\r[other]"])
 def test_values_cannot_add_lines(private_home: Path, value: str) -> None:
     cfg = private_home / ".databrickscfg"
     with pytest.raises(ValueError):

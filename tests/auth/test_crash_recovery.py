@@ -36,11 +36,11 @@ SLOW_INTERVAL_S = 240
 
 def server_args(workspace: FakeWorkspace, interval: int) -> list[str]:
     return [
-        f"--CodaApp.databricks_host={workspace.host}",
-        f"--CodaApp.token_lifetime={LIFETIME_S}",
-        f"--CodaApp.rotation_interval={interval}",
-        "--CodaApp.setup_enabled=False",
-        "--CodaApp.databricks_profile=",
+        f"--CredentialManager.host={workspace.host}",
+        f"--CredentialManager.token_lifetime={LIFETIME_S}",
+        f"--CredentialManager.rotation_interval={interval}",
+        "--SetupService.enabled=False",
+        "--CredentialManager.local_profile=",
     ]
 
 
@@ -84,7 +84,9 @@ def test_restart_after_kill_mid_rotation(tmp_path: Path, held: str) -> None:
         env = {"DATABRICKS_CONFIG_FILE": str(tmp_path / "home" / ".databrickscfg")}
         with running_lab(tmp_path, extra_env=env, extra_args=server_args(workspace, FAST_INTERVAL_S)) as first:
             home = first.home
-            status = first.api("coda/api/credentials", "POST", json.dumps({"token": workspace.bootstrap_token}).encode())
+            status = first.api(
+                "coda/api/credentials", "POST", json.dumps({"token": workspace.bootstrap_token}).encode()
+            )
             assert status["state"] == "valid"  # type: ignore[index]
             hold = workspace.hold_next(held, applied=True)
             assert hold.arrived.wait(30), f"no rotation reached {held}"

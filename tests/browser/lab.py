@@ -80,9 +80,7 @@ def prepare_dirs(
         path.mkdir(parents=True, exist_ok=True)
     labconfig = dirs["config"] / "labconfig"
     labconfig.mkdir(exist_ok=True)
-    (labconfig / "default_setting_overrides.json").write_text(
-        json.dumps(TEST_SETTING_OVERRIDES), encoding="utf-8"
-    )
+    (labconfig / "default_setting_overrides.json").write_text(json.dumps(TEST_SETTING_OVERRIDES), encoding="utf-8")
     if server_config:
         (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(server_config), encoding="utf-8")
     if not extension_enabled:
@@ -137,7 +135,7 @@ def running_lab(
         f"--LabApp.workspaces_dir={dirs['workspaces']}",
         f"--LabApp.user_settings_dir={dirs['user-settings']}",
         # Real installs have their own tests; here they would compete for the CPU.
-        f"--CodaApp.setup_builtin={builtin_setup}",
+        f"--SetupService.builtin={builtin_setup}",
         *(extra_args or []),
     ]
     with open(log, "wb") as log_file:

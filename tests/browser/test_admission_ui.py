@@ -20,9 +20,7 @@ read answer
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    yield from lab_fixture(
-        tmp_path_factory, "admission-ui", server_config={"AgentAdmission": {"max_sessions": 2}}
-    )
+    yield from lab_fixture(tmp_path_factory, "admission-ui", server_config={"AgentAdmission": {"max_sessions": 2}})
 
 
 def test_third_agent_is_refused_with_a_message_and_no_tab(page: Any, lab: Lab) -> None:

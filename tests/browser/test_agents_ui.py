@@ -128,8 +128,6 @@ def test_plain_terminals_and_file_browser_still_work(page: Any, lab: Lab) -> Non
     )
 
 
-
-
 def test_notebooks_still_work(page: Any, lab: Lab) -> None:
     page.goto(lab.page_url())
     page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()

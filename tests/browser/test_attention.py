@@ -39,6 +39,41 @@ exec sh
 
 TERMINAL = "stubattn_1"
 TAB = '.lm-DockPanel-tabBar .lm-TabBar-tab:has-text("Stub Attention")'
+CURRENT_TAB = ".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current"
+
+# Records the label of each main-area widget in front, from the page's start,
+# so a test can tell whether the user was looking at a terminal at some point.
+RECORD_CURRENT_TABS = """
+window.codaCurrentTabs = [];
+const recordCurrentTab = () => {
+  const label = window.jupyterapp?.shell?.currentWidget?.title.label;
+  const seen = window.codaCurrentTabs;
+  if (label && seen[seen.length - 1] !== label) {
+    seen.push(label);
+  }
+};
+setInterval(recordCurrentTab, 10);
+"""
+
+# The text xterm has parsed into the stub terminal's buffer, shown or not.
+# `_term` is the widget's xterm (private, as terminal/xterm.ts reads it too).
+TERMINAL_BUFFER = """() => {
+  const widgets = [...window.jupyterapp.shell.widgets('main')];
+  const buffer = widgets.find(w => w.title.label === 'Stub Attention')?.content._term?.buffer.active;
+  const lines = [];
+  for (let i = 0; buffer && i < buffer.length; i++) {
+    lines.push(buffer.getLine(i)?.translateToString(true) ?? '');
+  }
+  return lines.join('\\n');
+}"""
+
+# The attention kind on the stub terminal's tab title, set as the call is raised
+# (what the tab's badge is drawn from, without waiting for the tab bar to render).
+TERMINAL_ATTENTION = """() => {
+  const widgets = [...window.jupyterapp.shell.widgets('main')];
+  const terminal = widgets.find(w => w.title.label === 'Stub Attention');
+  return terminal?.title.dataset['coda-attention'] ?? null;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -106,15 +141,27 @@ def test_osc9_and_bel_raise_a_notification_a_badge_and_the_panel_state_once(page
     page.locator(".Toastify__toast", has_text=re.compile(r"Stub Attention needs your input(?!:)")).wait_for()
     entry.wait_for()
 
-    # After a reload the terminal replays "asking now" and its OSC 9: no new call.
+    # After a reload the terminal replays "asking now" and its OSC 9, and the bell: no new call.
+    # Only a call from a terminal nobody looks at is raised, so the replay has to be parsed
+    # while another tab is in front: a file opened now is restored in front of the terminal.
+    (lab.root / "elsewhere.txt").write_text("not the terminal\n")
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'elsewhere.txt'})")
+    page.locator(f"{CURRENT_TAB}:has-text('elsewhere.txt')").wait_for()
+    page.add_init_script(RECORD_CURRENT_TABS)
     page.reload()
-    wait_for_text(page, ".jp-Terminal .xterm-accessibility", "ringing now")
-    look_elsewhere(page)
+    page.locator(f"{CURRENT_TAB}:has-text('elsewhere.txt')").wait_for()
+    # A terminal in a hidden tab has no screen (xterm opens when shown), only its buffer.
+    page.wait_for_function(f"() => ({TERMINAL_BUFFER})().includes('ringing now')")
+    # The replay is parsed: a call from it would have set the tab's attention state.
+    assert page.evaluate(TERMINAL_ATTENTION) is None
     (lab.root / "go3").touch()
     # Parsed after the replay: had the replay called, its toasts would be here by now.
     wait_for_text(page, ".Toastify__toast", "second call after reload")
+    in_front = page.evaluate("window.codaCurrentTabs")
+    assert "Stub Attention" not in in_front, in_front
     assert not [text for text in toasts(page) if "stub needs approval" in text], toasts(page)
     assert len([text for text in toasts(page) if "Stub Attention" in text]) == 1, toasts(page)
+    assert page.evaluate(TERMINAL_ATTENTION) == "input"
 
 
 def stop_hook_command(home: Path) -> str:

@@ -24,12 +24,12 @@ INSTALL_STUBBY = (
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     config = {
-        "CodaApp": {
-            "agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}},
-            "setup_extra_steps": [
+        "CodaApp": {"agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}}},
+        "SetupService": {
+            "extra_steps": [
                 {"id": "install-stubby", "label": "Install Stubby", "command": ["sh", "-c", INSTALL_STUBBY]}
-            ],
-        }
+            ]
+        },
     }
     yield from lab_fixture(tmp_path_factory, "launcher-updates", server_config=config)
 

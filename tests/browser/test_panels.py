@@ -43,10 +43,8 @@ printf '{"status": "completed", "summary": "stub finished the task", "files_chan
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     config = {
-        "CodaApp": {
-            "setup_extra_steps": SETUP_STEPS,
-            "agents": {"stubtask": {"executable": "stub-task-agent", "label": "Stub Task Agent"}},
-        },
+        "CodaApp": {"agents": {"stubtask": {"executable": "stub-task-agent", "label": "Stub Task Agent"}}},
+        "SetupService": {"extra_steps": SETUP_STEPS},
         "TaskRunner": {"default_agent": "stubtask"},
     }
     for running in lab_fixture(tmp_path_factory, "panels", server_config=config):

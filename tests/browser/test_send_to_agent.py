@@ -18,9 +18,22 @@ from ..conftest import write_stub
 from .conftest import lab_fixture
 from .lab import Lab
 
+# Like Claude Code, the stub takes a moment to start, then turns on bracketed
+# paste (mode 2004, as send/target.ts says of Claude Code and Codex). xterm.js
+# wraps a paste in ESC[200~ only once the program has turned that mode on, so a
+# line that starts with it was pasted when the agent was ready: "GOT:"; any
+# other line was typed (or pasted too early): "TYPED:".
 STUB_CLAUDE = """if [ "$1" = "--version" ]; then echo "1.2.3 (Claude Code)"; exit 0; fi
+sleep 2
+printf '\\033[?2004h'
 echo "stub claude ready"
-while IFS= read -r line; do echo "GOT: $line"; done
+start=$(printf '\\033[200~')
+while IFS= read -r line; do
+  case "$line" in
+    "$start"*) echo "GOT: ${line#"$start"}" ;;
+    *) echo "TYPED: $line" ;;
+  esac
+done
 """
 
 

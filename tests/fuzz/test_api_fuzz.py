@@ -78,10 +78,8 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     client_secret = "dose-" + secrets.token_hex(20)
     with FakeWorkspace() as workspace:
         server_config = {
-            "CodaApp": {
-                "agents": {STUB_AGENT: {"executable": "stubby-agent", "label": "Stubby"}},
-                "databricks_host": workspace.host,
-            },
+            "CodaApp": {"agents": {STUB_AGENT: {"executable": "stubby-agent", "label": "Stubby"}}},
+            "CredentialManager": {"host": workspace.host},
             # Small enough that an over-limit body is cheap to generate.
             "UploadStore": {"max_size": UPLOAD_LIMIT},
         }

@@ -60,7 +60,14 @@ def opencode_body(limit: int) -> bytes:
     turn = 0
     while True:
         ids = [f"call_{turn}_{i}" for i in range(8)]
-        calls = [{"id": cid, "type": "function", "function": {"name": "read", "arguments": json.dumps({"path": f"src/{cid}.py"})}} for cid in ids]
+        calls = [
+            {
+                "id": cid,
+                "type": "function",
+                "function": {"name": "read", "arguments": json.dumps({"path": f"src/{cid}.py"})},
+            }
+            for cid in ids
+        ]
         block = [
             {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": f"step {turn}"}]},
             {"role": "assistant", "content": "", "tool_calls": calls},

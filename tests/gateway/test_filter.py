@@ -386,7 +386,7 @@ PLAIN_STREAM = (
     b": keep-alive comment\n\n"
     + _event({"role": "assistant", "content": ""})
     + _event({"content": "Hel"})
-    + b"event: custom\ndata: {\"x\": 1}\n\n"
+    + b'event: custom\ndata: {"x": 1}\n\n'
     + _event({"content": "lo"})
     + _event({}, "stop")
     + b"data: [DONE]\n\n"

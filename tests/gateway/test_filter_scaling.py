@@ -45,9 +45,15 @@ def _user_turns(n: int) -> list[Any]:
 
 def _fan_out(n: int) -> list[Any]:
     """One assistant turn calling n tools, then n tool results: an agent's parallel reads."""
-    calls = [_CountingDict(id=f"call_{i}", type="function", function={"name": "read", "arguments": "{}"}) for i in range(n)]
+    calls = [
+        _CountingDict(id=f"call_{i}", type="function", function={"name": "read", "arguments": "{}"}) for i in range(n)
+    ]
     results = [_CountingDict(role="tool", tool_call_id=f"call_{i}", content="ok") for i in range(n)]
-    return [_CountingDict(role="user", content="go"), _CountingDict(role="assistant", content=None, tool_calls=calls), *results]
+    return [
+        _CountingDict(role="user", content="go"),
+        _CountingDict(role="assistant", content=None, tool_calls=calls),
+        *results,
+    ]
 
 
 @pytest.mark.parametrize("build", [_user_turns, _fan_out], ids=["user-run", "tool-fan-out"])
@@ -72,7 +78,12 @@ def _wrapped_call_stream(n: int) -> list[bytes]:
     """A ``databricks-tool-call`` whose arguments (a file to write) stream in n small deltas."""
     arguments = json.dumps({"name": "write", "path": "a.py", "content": "x = 1\n" * n})
     pieces = [arguments[i : i + 6] for i in range(0, len(arguments), 6)]
-    first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "databricks-tool-call", "arguments": ""}}
+    first = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "databricks-tool-call", "arguments": ""},
+    }
     events = [{"choices": [{"index": 0, "delta": {"tool_calls": [first]}, "finish_reason": None}]}]
     for piece in pieces:
         delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from coda_jupyter.agents import BUILTIN
 from coda_jupyter.agents.headless import PERMISSION_LEVELS
-from coda_jupyter.agents.writers import ConfigContext, Models
+from coda_jupyter.agents.writers import ConfigContext
 from coda_jupyter.gateway import ModelGateway, Route, upstream_base
 from tests.clis import InstalledCli, Ran, RealClis, clean_env, files_containing, real_clis, run_cli_async
 from tests.fakes.model_upstream import FakeModelUpstream, Recorded
@@ -33,15 +34,11 @@ SECOND_TOKEN = "dapi-e2e-second-9d2beef00"
 LOCAL_KEY = "coda-local-e2e-key-7f3a"
 HOST = "https://adb-123.example.cloud.databricks.com"
 PROMPT = "Reply with the canned answer."
-MODELS = Models()
 
-# Per agent: the model names its config allows, the one its main turn must use.
+# Per agent: the model names its config allows (every role's default), the
+# one its main turn must use (its first role).
 CONFIGURED_MODELS = {
-    "claude": ({MODELS.claude, MODELS.claude_opus, MODELS.claude_sonnet, MODELS.claude_haiku}, MODELS.claude),
-    "gemini": ({MODELS.gemini}, MODELS.gemini),
-    "codex": ({MODELS.codex}, MODELS.codex),
-    "opencode": ({MODELS.opencode, MODELS.opencode_small}, MODELS.opencode),
-    "hermes": ({MODELS.hermes, MODELS.hermes_fallback}, MODELS.hermes),
+    spec.id: ({role.default for role in spec.model_roles}, spec.model_roles[0].default) for spec in BUILTIN
 }
 
 

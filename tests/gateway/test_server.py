@@ -395,7 +395,12 @@ async def test_upstream_that_stalls_mid_stream_is_cut_off(
 @pytest.mark.parametrize(
     ("status", "content_type", "body", "extra"),
     [
-        (429, "application/json", b'{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}', {"Retry-After": "7"}),
+        (
+            429,
+            "application/json",
+            b'{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}',
+            {"Retry-After": "7"},
+        ),
         (500, "text/plain; charset=utf-8", b"upstream exploded", {}),
         (400, "application/json", b'{"type":"error","error":{"type":"invalid_request_error"}}', {}),
     ],
@@ -759,7 +764,9 @@ async def test_client_hanging_up_mid_stream_is_recorded_and_harmless(
     gateway, _ = await make_gateway()
     fake.hold()
 
-    received = await asyncio.to_thread(read_stream_start_then_hang_up, gateway.port, LOCAL_KEY, {"model": "m", "stream": True})
+    received = await asyncio.to_thread(
+        read_stream_start_then_hang_up, gateway.port, LOCAL_KEY, {"model": "m", "stream": True}
+    )
     for _ in range(100):
         if gateway.status()["last_error"]:
             break

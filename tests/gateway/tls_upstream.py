@@ -112,9 +112,7 @@ def make_certificates(folder: Path) -> Certificates:
     paths.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     paths.server_chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths.server_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return paths
 

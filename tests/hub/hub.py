@@ -50,7 +50,7 @@ VENV_BIN = Path(sys.executable).parent
 USERS = ("alice", "bob")
 # What the single-user servers are given the admin's way: c.Spawner.args. The tests
 # run as root, which Jupyter refuses without --allow-root.
-ADMIN_ARGS = ["--allow-root", "--CodaApp.setup_builtin=False"]
+ADMIN_ARGS = ["--allow-root", "--SetupService.builtin=False"]
 
 
 def chp_command() -> str:
@@ -216,10 +216,8 @@ def _admin_config(base: Path, stubs: dict[str, str]) -> Path:
         (bin_dir / name).write_text("#!/bin/sh\n" + script + "\n", encoding="utf-8")
         (bin_dir / name).chmod(0o755)
     server_config = {
-        "CodaApp": {
-            "agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}},
-            "extra_path": [str(bin_dir)],
-        },
+        "CodaApp": {"agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}}},
+        "AgentTerminals": {"extra_path": [str(bin_dir)]},
         "TaskRunner": {"default_agent": "stubby", "kill_grace_s": 1.0},
     }
     (folder / "jupyter_server_config.json").write_text(json.dumps(server_config), encoding="utf-8")

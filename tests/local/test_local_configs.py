@@ -24,8 +24,8 @@ import yaml
 
 from coda_jupyter.agents import BUILTIN, overlay
 from coda_jupyter.agents.writers import ConfigContext, RemoteMcpServer, guidance
-from coda_jupyter.app import CodaApp
 from coda_jupyter.setup import SetupEngine
+from coda_jupyter.setup.agent_config import AgentConfig
 from coda_jupyter.setup.configure import CONNECT_STEP, configure_steps
 from coda_jupyter.setup.plan import DATABRICKS_CREDENTIALS, credentials_condition
 
@@ -242,10 +242,22 @@ async def test_a_rebuild_rewrites_nothing_and_follows_the_users_edits(tmp_path: 
     assert {"later", "mine", "exa", "coda"} <= set(servers) and "deepwiki" not in servers
 
 
-def test_overlay_follows_the_mode() -> None:
-    assert CodaApp(databricks_app=False).overlay_home is not None
-    assert CodaApp(databricks_app=False, write_user_configs=True).overlay_home is None
-    assert CodaApp(databricks_app=True).overlay_home is None
+def test_overlay_follows_the_mode(tmp_path: Path) -> None:
+    def agent_config(apps_mode: bool, **traits: Any) -> AgentConfig:
+        # Only the mode and the trait decide; credentials and gateway are not consulted.
+        unused: Any = None
+        return AgentConfig(
+            credentials=unused,
+            gateway=unused,
+            workspace_dir=tmp_path,
+            data_dir=tmp_path / "data",
+            apps_mode=apps_mode,
+            **traits,
+        )
+
+    assert agent_config(apps_mode=False).overlay_home == overlay.overlay_dir(tmp_path / "data")
+    assert agent_config(apps_mode=False, write_user_configs=True).overlay_home is None
+    assert agent_config(apps_mode=True).overlay_home is None
 
 
 @pytest.mark.asyncio

@@ -28,6 +28,7 @@ from coda_jupyter.setup.plan import DATABRICKS_CREDENTIALS, credentials_conditio
 from tests.clis import QUIET_ENV, RealClis, clean_env, real_clis, run_cli_async
 from tests.conftest import TerminalReader
 from tests.fakes.model_upstream import FakeModelUpstream
+from tests.terminals.conftest import coda_app
 
 from .test_local_configs import CONFIG_HOME_VARIABLES, USER_MCP, fingerprint, populate_user_home, user_changes
 
@@ -52,7 +53,7 @@ async def build_overlay(app: Any, endpoints: dict[str, str], key: str) -> None:
     def context() -> ConfigContext:
         # No third-party MCP servers: nothing here may reach the network.
         return replace(
-            app.config_context(),
+            app.services.agent_config.context(),
             endpoints=endpoints,
             api_key=key,
             host="https://adb-1.cloud.databricks.com",
@@ -61,7 +62,7 @@ async def build_overlay(app: Any, endpoints: dict[str, str], key: str) -> None:
         )
 
     engine = SetupEngine(
-        configure_steps(list(app.catalogue), context, installs=set()),
+        configure_steps(list(app.services.catalogue), context, installs=set()),
         Path(app.state_dir) / "test-setup",
         conditions={DATABRICKS_CREDENTIALS: credentials_condition(lambda: True, local_mode=True)},
     )
@@ -84,8 +85,8 @@ async def test_agent_and_plain_terminals_point_agents_at_the_overlay(
     home = Path(jp_home_dir)
     populate_user_home(home)
     before = fingerprint(home)
-    app = jp_serverapp.web_app.settings["coda_app"]
-    agent_home = app.overlay_home
+    app = coda_app(jp_serverapp)
+    agent_home = app.services.agent_config.overlay_home
     routes = ("anthropic", "openai", "gemini", "mlflow", "mlflow-filtered")
     endpoints = {route: f"http://127.0.0.1:9/{route}" for route in routes}
     await build_overlay(app, endpoints, "local-key")
@@ -130,7 +131,7 @@ async def test_claude_in_a_jupyter_terminal_answers_through_the_gateway_and_outs
     gateway = ModelGateway(upstream=upstream, token=lambda: TOKEN, local_key="coda-local-key-5e5e")
     await gateway.start()
     try:
-        app = jp_serverapp.web_app.settings["coda_app"]
+        app = coda_app(jp_serverapp)
         await build_overlay(app, {route: gateway.url(route) for route in gateway.routes}, gateway.local_key)
         before = fingerprint(home)
         prompt = tmp_path / "prompt.txt"

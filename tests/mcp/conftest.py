@@ -59,10 +59,8 @@ def server_config(max_concurrent: int = 2) -> dict[str, Any]:
             },
             "allow_unauthenticated_access": False,
         },
-        "CodaApp": {
-            "agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}},
-            "setup_builtin": False,
-        },
+        "CodaApp": {"agents": {"stubby": {"executable": "stubby-agent", "label": "Stubby"}}},
+        "SetupService": {"builtin": False},
         "TaskRunner": {"default_agent": "stubby", "max_concurrent": max_concurrent, "kill_grace_s": 1.0},
     }
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from tornado.testing import bind_unused_port
 
-from coda_jupyter.mcp import mcp_server
 from coda_jupyter.mcp.bridge import Bridge, DatabricksToken, StaticToken
 
 INIT = {
@@ -48,9 +47,15 @@ async def test_bridge_direct_with_jupyter_token(mcp_url: str, jp_serverapp: Any,
 
     # The server forgets the session (e.g. a restart): the bridge initializes again by itself.
     first_session = bridge.session_id
-    mcp_server(jp_serverapp.web_app.settings).endpoint.sessions.end(first_session)
+    jp_serverapp.web_app.settings["coda_services"].mcp.endpoint.sessions.end(first_session)
     [run] = await _exchange(
-        bridge, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "coda_run", "arguments": {"prompt": "hi"}}}
+        bridge,
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "coda_run", "arguments": {"prompt": "hi"}},
+        },
     )
     assert run["result"]["structuredContent"]["status"] == "running"
     assert bridge.session_id != first_session
@@ -58,14 +63,16 @@ async def test_bridge_direct_with_jupyter_token(mcp_url: str, jp_serverapp: Any,
     [unknown] = await _exchange(bridge, {"jsonrpc": "2.0", "id": 4, "method": "nope"})
     assert unknown["error"]["code"] == -32601
     await asyncio.to_thread(bridge.close)
-    assert len(mcp_server(jp_serverapp.web_app.settings).endpoint.sessions) == 0
+    assert len(jp_serverapp.web_app.settings["coda_services"].mcp.endpoint.sessions) == 0
 
 
 async def test_bridge_errors_become_jsonrpc_errors() -> None:
     sock, port = bind_unused_port()
     sock.close()  # nothing listens there
     bridge = Bridge(f"http://127.0.0.1:{port}/mcp", StaticToken(None), timeout=5)
-    [request, note] = await _exchange(bridge, {"jsonrpc": "2.0", "id": "a", "method": "ping"}, {"jsonrpc": "2.0", "method": "x"})
+    [request, note] = await _exchange(
+        bridge, {"jsonrpc": "2.0", "id": "a", "method": "ping"}, {"jsonrpc": "2.0", "method": "x"}
+    )
     assert request["id"] == "a" and request["error"]["code"] == -32000
     assert "cannot reach" in request["error"]["message"]
     assert note is None

@@ -95,7 +95,10 @@ async def test_run_inbox_result(mcp_session: Any, jp_root_dir: Path) -> None:
     steps = [json.loads(line) for line in (folder / "status.jsonl").read_text().splitlines()]
     assert [s.get("message") for s in steps if "step" in s] == ["stub is planning", "stub wrote the result"]
     assert steps[-1]["status"] == "completed"
-    assert f"stub working on {task_id} in {Path(jp_root_dir).resolve() / 'proj'}" in (folder / "transcript.log").read_text()
+    assert (
+        f"stub working on {task_id} in {Path(jp_root_dir).resolve() / 'proj'}"
+        in (folder / "transcript.log").read_text()
+    )
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["agent"] == "stubby" and meta["status"] == "completed"
     follow_envelope = (tasks / follow["task_id"] / "prompt.txt").read_text()
@@ -162,7 +165,7 @@ async def test_concurrency_limit_and_errors(mcp_session: Any) -> None:
         assert "at most 2" in third["error"]
 
         assert "unknown agent 'nope'" in (await call(session, "coda_run", prompt="x", agent="nope"))["error"]
-        assert "outside the Jupyter root" in (await call(session, "coda_run", prompt="x", cwd="/etc"))["error"]
+        assert "outside the server root" in (await call(session, "coda_run", prompt="x", cwd="/etc"))["error"]
         assert "NUL" in (await call(session, "coda_run", prompt="x", cwd="a\u0000"))["error"]
         assert "invalid arguments" in (await call(session, "coda_run", prompt=""))["error"]
         assert "unknown task id" in (await call(session, "coda_get_result", task_id="0" * 12))["error"]

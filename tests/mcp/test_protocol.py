@@ -127,7 +127,12 @@ async def test_bad_params(post: Any) -> None:
     assert _error(bad_init)["code"] == -32602
     # Arguments that break the tool's schema are tool errors the model can fix (spec 2025-11-25).
     wrong = await post(
-        {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "coda_inbox", "arguments": {"limit": 0}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 8,
+            "method": "tools/call",
+            "params": {"name": "coda_inbox", "arguments": {"limit": 0}},
+        },
         session,
     )
     result = json.loads(wrong.body)["result"]
@@ -141,11 +146,15 @@ async def test_foreign_origin_is_forbidden(post: Any, jp_http_port: int) -> None
     assert foreign.code == 403
     foreign_init = await post(INIT, {"Origin": "https://attacker.test:8443"})
     assert foreign_init.code == 403
-    own = await post(ping, {**session, "Origin": f"http://localhost:{jp_http_port}", "Host": f"localhost:{jp_http_port}"})
+    own = await post(
+        ping, {**session, "Origin": f"http://localhost:{jp_http_port}", "Host": f"localhost:{jp_http_port}"}
+    )
     assert own.code == 200
 
 
-async def test_no_auth_is_forbidden(jp_http_port: int, jp_base_url: str, stub_agent: Path, http_server_client: Any) -> None:
+async def test_no_auth_is_forbidden(
+    jp_http_port: int, jp_base_url: str, stub_agent: Path, http_server_client: Any
+) -> None:
     url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}coda/mcp"
     for method, body in (("POST", json.dumps(INIT)), ("GET", None), ("DELETE", None)):
         with pytest.raises(HTTPClientError) as err:

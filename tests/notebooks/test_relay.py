@@ -75,3 +75,36 @@ async def test_a_page_holding_the_notebook_gets_the_edit_and_the_file_is_left_al
         assert (await failing)["error"] == "index 7 is out of range"
     assert nb_file.read_bytes() == before
     assert [c.source for c in on_disk(nb_file).cells] == ["x = 41"]
+
+
+async def test_a_page_runs_a_cell_in_one_round_trip_and_refusals_are_tool_errors(
+    mcp_session: Any, jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    """The page checks the cell itself when it runs it, so an execute needs no read of the whole notebook first.
+
+    The fake page replies as ``labextension/src/notebook/relay.ts`` does: an
+    ``execute`` result is ``{cell_id, status, execution_count, outputs}``, and
+    a cell it cannot run (missing, not code, no kernel) is ``ok: false`` with
+    the reason.
+    """
+    write_notebook(Path(jp_root_dir) / "held.ipynb", ["x = 41"])
+    client = "page-000002"
+    poll = {"client": client, "open": ["held.ipynb"], "wait": 10}
+    await _post(jp_fetch, "poll", {**poll, "wait": 0})
+    async with mcp_session() as session:
+        ran = asyncio.ensure_future(call(session, "coda_notebook_execute", path="held.ipynb", cell_id="c1"))
+        [command] = (await _post(jp_fetch, "poll", poll))["commands"]
+        assert command == {"id": command["id"], "op": "execute", "path": "held.ipynb", "cell_id": "c1", "index": None}
+        outputs = [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
+        result = {"cell_id": "c1", "status": "ok", "execution_count": 2, "outputs": outputs}
+        await _post(jp_fetch, "reply", {"client": client, "id": command["id"], "ok": True, "result": result})
+        done = await ran
+        assert done["status"] == "ok"
+        assert done["cells"] == [{"cell_id": "c1", "status": "ok", "execution_count": 2, "outputs": ["42\n"]}]
+
+        refused = asyncio.ensure_future(call(session, "coda_notebook_execute", path="held.ipynb", index=1))
+        [command] = (await _post(jp_fetch, "poll", poll))["commands"]
+        assert command["op"] == "execute" and command["index"] == 1
+        error = "cell 'm1' is a markdown cell: only code cells run"
+        await _post(jp_fetch, "reply", {"client": client, "id": command["id"], "ok": False, "error": error})
+        assert (await refused) == {"error": error}

@@ -217,17 +217,11 @@ def service(tmp_path: Path, home: Path, sources: list[dict[str, Any]]) -> SetupS
     return SetupService(
         [],
         tmp_path / "state",
-        builtin=False,
-        versions={},
-        extra_steps=[],
-        max_parallel=4,
-        tools_base_url=None,
-        tool_checksums={},
         credentials_present=lambda: False,
         local_mode=True,
         terminal_path="/usr/local/bin:/usr/bin:/bin",
         context=context,
-        config=Config({"SetupService": {"skill_sources": sources}}),
+        config=Config({"SetupService": {"builtin": False, "skill_sources": sources}}),
     )
 
 
@@ -302,10 +296,14 @@ async def test_a_pack_without_skills_fails_with_the_reason(tmp_path: Path) -> No
 @pytest.fixture
 def jp_server_config(jp_server_config: dict[str, Any], git_pack: tuple[str, str]) -> dict[str, Any]:
     url, commit = git_pack
-    jp_server_config["SetupService"] = {"skill_sources": [{"git": url, "commit": commit}, {"npm": "left-pad"}]}
+    # Beside the shared config's SetupService settings (no built-in installs).
+    jp_server_config["SetupService"] = {
+        **jp_server_config.get("SetupService", {}),
+        "skill_sources": [{"git": url, "commit": commit}, {"npm": "left-pad"}],
+    }
     # Links in HOME, as a Databricks App or write_user_configs has them (locally
     # they go to the overlay: tests/local).
-    jp_server_config["CodaApp"] = {**jp_server_config["CodaApp"], "write_user_configs": True}
+    jp_server_config["AgentConfig"] = {"write_user_configs": True}
     return jp_server_config
 
 

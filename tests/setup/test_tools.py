@@ -14,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from traitlets.config import Config
 
 from coda_jupyter.agents.writers import ConfigContext
 from coda_jupyter.setup import SetupEngine
@@ -265,7 +266,7 @@ async def test_overridden_version_without_checksum_names_the_setting(tmp_path: P
     step = view(engine)[tool_step_id("gh")]
     assert step["status"] == "failed", step
     error = step["error"]
-    assert "CodaApp.tool_checksums" in error and f'"{platform_key()}"' in error and gh_asset(tool) in error, error
+    assert "SetupService.tool_checksums" in error and f'"{platform_key()}"' in error and gh_asset(tool) in error, error
     assert not (home / ".local" / "bin" / "gh").exists()
 
 
@@ -273,7 +274,7 @@ async def test_overridden_version_without_checksum_names_the_setting(tmp_path: P
 async def test_server_settings_reach_the_tool_step(
     tmp_path: Path, mirror: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CodaApp's tools_base_url, install_versions and tool_checksums, as SetupService receives them."""
+    """SetupService's tools_base_url, install_versions and tool_checksums, as configured."""
     base_url, root = mirror
     tool = fake_gh()
     archive = tar_gz({"bin/gh": fake_cli(FAKE_VERSION)})
@@ -291,19 +292,23 @@ async def test_server_settings_reach_the_tool_step(
         return SetupService(
             [],
             tmp_path / "state",
-            builtin=True,
-            versions={"gh": FAKE_VERSION},
-            extra_steps=[],
-            max_parallel=2,
-            tools_base_url=base_url,
-            tool_checksums=checksums,
             credentials_present=lambda: False,
             local_mode=True,
             terminal_path="/usr/bin:/bin",
             context=no_context,
+            config=Config(
+                {
+                    "SetupService": {
+                        "install_versions": {"gh": FAKE_VERSION},
+                        "max_parallel": 2,
+                        "tools_base_url": base_url,
+                        "tool_checksums": checksums,
+                    }
+                }
+            ),
         )
 
-    with pytest.raises(ValueError, match="CodaApp.tool_checksums"):
+    with pytest.raises(ValueError, match="SetupService.tool_checksums"):
         service({"gh": {platform_key(): "not-a-sha"}})
 
     setup = service({"gh": {platform_key(): hashlib.sha256(archive).hexdigest()}})
@@ -340,7 +345,7 @@ async def test_system_install_is_preferred(tmp_path: Path) -> None:
 )
 def test_checksum_setting_is_checked_when_the_plan_is_built(tmp_path: Path, checksums: dict, complaint: str) -> None:
     settings = ToolSettings(home=tmp_path, checksums=checksums)
-    with pytest.raises(ValueError, match="CodaApp.tool_checksums") as raised:
+    with pytest.raises(ValueError, match="SetupService.tool_checksums") as raised:
         build_plan([], InstallSettings(home=tmp_path), settings, tools=[GH])
     assert complaint in str(raised.value)
 

@@ -75,13 +75,9 @@ def test_apps_mode_and_the_opt_in_still_set_the_global_hooks_path_and_identity(h
 def jp_server_config(jp_server_config: dict[str, Any], home: Path, workspace: FakeWorkspace) -> dict[str, Any]:
     # ``home`` is pytest-jupyter's HOME too (both are tmp_path/"home"); the
     # fake workspace's profile is in place before the server starts.
-    coda = {
-        **jp_server_config["CodaApp"],
-        "databricks_app": False,
-        # coda-sync uses the DEFAULT profile itself; the server need not mint tokens here.
-        "databricks_profile": "",
-    }
-    return {**jp_server_config, "CodaApp": coda}
+    coda = {**jp_server_config["CodaApp"], "databricks_app": False}
+    # coda-sync uses the DEFAULT profile itself; the server need not mint tokens here.
+    return {**jp_server_config, "CodaApp": coda, "CredentialManager": {"local_profile": ""}}
 
 
 async def open_terminal(jp_fetch: Any) -> str:

@@ -99,9 +99,7 @@ def secrets_absent(workspace: FakeWorkspace, *texts: str) -> None:
 NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
 
 
-def test_commits_sync_tracked_files_then_only_the_delta(
-    home: Path, workspace: FakeWorkspace, state_dir: Path
-) -> None:
+def test_commits_sync_tracked_files_then_only_the_delta(home: Path, workspace: FakeWorkspace, state_dir: Path) -> None:
     assert install_hooks(home).installed
     repo = make_repo(
         home / "projects" / "x",
@@ -218,9 +216,7 @@ def test_failures_are_reported_never_fail_the_commit_and_coda_sync_recovers(
     )
 
 
-def test_repositories_outside_projects_are_never_synced(
-    home: Path, workspace: FakeWorkspace, state_dir: Path
-) -> None:
+def test_repositories_outside_projects_are_never_synced(home: Path, workspace: FakeWorkspace, state_dir: Path) -> None:
     install_hooks(home)
     outside = make_repo(home / "elsewhere" / "y", {"secret-notes.txt": "private\n"})
     commit(outside, "outside")

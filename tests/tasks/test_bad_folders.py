@@ -57,9 +57,8 @@ def _populate(tasks: Path) -> None:
 def jp_server_config(jp_server_config: Any, tmp_path: Path) -> dict[str, Any]:
     config = server_config()
     _populate(tmp_path / "data" / "tasks")
-    config["CodaApp"].update(
-        {"data_dir": str(tmp_path / "data"), "state_dir": str(tmp_path / "state"), "setup_extra_steps": SETUP_STEP}
-    )
+    config["CodaApp"].update({"data_dir": str(tmp_path / "data"), "state_dir": str(tmp_path / "state")})
+    config["SetupService"]["extra_steps"] = SETUP_STEP
     return config
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from coda_jupyter.gateway.service import GatewayService
 from coda_jupyter.setup.service import SetupService
+from coda_jupyter.tasks import TaskRunner
 
 from ..mcp.conftest import server_config
 
@@ -28,15 +29,8 @@ def _fail(*args: Any, **kwargs: Any) -> None:
 
 @pytest.fixture(params=["tasks", "gateway", "setup"])
 def broken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    target = {
-        "tasks": ("coda_jupyter.app.setup_tasks", _fail),
-        "gateway": (GatewayService, "start"),
-        "setup": (SetupService, "start"),
-    }[request.param]
-    if request.param == "tasks":
-        monkeypatch.setattr(*target)
-    else:
-        monkeypatch.setattr(target[0], target[1], _fail)
+    service = {"tasks": TaskRunner, "gateway": GatewayService, "setup": SetupService}[request.param]
+    monkeypatch.setattr(service, "start", _fail)
     return request.param
 
 
@@ -50,13 +44,8 @@ def jp_server_config(jp_server_config: Any, tmp_path: Path, broken: str) -> dict
         json.dumps({"task_id": LEFT_RUNNING, "status": "running", "created_at": created, "ended_at": None})
     )
     config = server_config()
-    config["CodaApp"].update(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "state_dir": str(tmp_path / "state"),
-            "setup_extra_steps": [{"id": "noop", "label": "No-op", "command": ["true"]}],
-        }
-    )
+    config["CodaApp"].update({"data_dir": str(tmp_path / "data"), "state_dir": str(tmp_path / "state")})
+    config["SetupService"]["extra_steps"] = [{"id": "noop", "label": "No-op", "command": ["true"]}]
     return config
 
 

@@ -45,7 +45,7 @@ async def test_the_transcript_of_an_ended_task_is_served_until_retention(
     assert f"stub working on {task_id}" in reply.body.decode()
     assert "\x1b" not in reply.body.decode()
 
-    runner = jp_serverapp.web_app.settings["coda_tasks"]
+    runner = jp_serverapp.web_app.settings["coda_services"].tasks
     runner.retention_hours = 0
     assert task_id in runner.cleanup()
     with pytest.raises(HTTPClientError) as gone:

@@ -21,7 +21,7 @@ TICKER = 'echo "ticker ready"; while true; do echo tick; sleep 0.2; done'
 
 def coda_app(jp_serverapp: Any) -> Any:
     """The live server's ``CodaApp``: tests swap its memory reader, never the server."""
-    return jp_serverapp.web_app.settings["coda_app"]
+    return next(iter(jp_serverapp.extension_manager.extension_apps["coda_jupyter"]))
 
 
 def idler_and_ticker_config(max_concurrent: int = 2) -> dict[str, Any]:

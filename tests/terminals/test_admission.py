@@ -33,7 +33,7 @@ class FixedMemory:
 @pytest.fixture(autouse=True)
 def _plenty_of_memory(jp_serverapp: Any) -> None:
     # The cap tests must not depend on how much memory the test machine has free.
-    coda_app(jp_serverapp).admission.memory = FixedMemory(8192)
+    coda_app(jp_serverapp).services.admission.memory = FixedMemory(8192)
 
 
 async def _open(jp_fetch: Any, agent: str = "stubby") -> str:
@@ -106,10 +106,8 @@ async def test_running_tasks_count_toward_the_cap(jp_fetch: Any, mcp_session: An
         await jp_fetch("api", "terminals", name, method="DELETE")
 
 
-async def test_low_memory_refuses_new_agents_with_503(
-    jp_fetch: Any, jp_serverapp: Any, mcp_session: Any
-) -> None:
-    admission = coda_app(jp_serverapp).admission
+async def test_low_memory_refuses_new_agents_with_503(jp_fetch: Any, jp_serverapp: Any, mcp_session: Any) -> None:
+    admission = coda_app(jp_serverapp).services.admission
     admission.memory = FixedMemory(300)
     status, body = await _refused(jp_fetch)
     assert status == 503
@@ -129,7 +127,7 @@ async def test_low_memory_refuses_new_agents_with_503(
 
 
 async def test_bad_input_is_still_judged_before_admission(jp_fetch: Any, jp_serverapp: Any) -> None:
-    coda_app(jp_serverapp).admission.memory = FixedMemory(1)
+    coda_app(jp_serverapp).services.admission.memory = FixedMemory(1)
     with pytest.raises(HTTPClientError) as caught:
         await jp_fetch("coda", "api", "agents", "nope", "terminals", method="POST", body="{}")
     assert caught.value.code == 404

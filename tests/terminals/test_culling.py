@@ -91,7 +91,7 @@ async def test_active_terminals_and_background_tasks_are_not_culled(
         assert busy in running
         assert task["terminal"] in running
         assert (await call(session, "coda_get_result", task_id=task["task_id"]))["status"] == "running"
-        manager = coda_app(jp_serverapp).terminal_manager()
+        manager = coda_app(jp_serverapp).services.terminals.terminal_manager()
         for name in (busy, task["terminal"]):
             assert WARNING not in "".join(manager.terminals[name].read_buffer)
         await call(session, "coda_cancel", task_id=task["task_id"])

@@ -17,13 +17,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext, claude, codex, gemini, hermes, opencode
+from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext, claude, codex, gemini, hermes, mlflow, opencode
 from coda_jupyter.auth.credentials import write_profile
 from coda_jupyter.sync import hooks
 
 from .helpers import HOST, SERVING_ENDPOINTS
 
-WRITERS = (claude.WRITER, codex.WRITER, gemini.WRITER, opencode.WRITER, hermes.WRITER, *SHARED_WRITERS, hooks.WRITER)
+# Every writer: the agents' own, the shared ones, and those agents add (tracing).
+WRITERS = (
+    claude.WRITER,
+    codex.WRITER,
+    gemini.WRITER,
+    opencode.WRITER,
+    hermes.WRITER,
+    *SHARED_WRITERS,
+    mlflow.WRITER,
+    hooks.WRITER,
+)
 
 
 def _outcome(call: Any) -> Any:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from coda_jupyter.gateway.routes import direct_endpoints
+from coda_jupyter.gateway.routes import ROUTES, upstream_base
+
+
+def direct_endpoints(*, gateway: str | None, host: str | None) -> dict[str, str]:
+    """Upstream base per route name: agent configs pointed at the workspace
+    itself, as tests that run a fake upstream in place of the gateway need."""
+    return {
+        route.name: base for route in ROUTES if (base := upstream_base(route, gateway=gateway, host=host)) is not None
+    }
+
 
 HOST = "https://adb-123.4.azuredatabricks.net"
 SERVING_BASE = f"{HOST}/serving-endpoints"

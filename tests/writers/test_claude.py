@@ -6,7 +6,7 @@ from pathlib import Path
 
 from coda_jupyter.agents.writers import ConfigContext, RemoteMcpServer, claude
 
-from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, SERVING_BASE, TOKEN, mode, snapshot
 
 
 def read(path: Path) -> dict:
@@ -90,7 +90,11 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
     assert state["userID"] == "abc" and state["projects"]["/x"] == {"allowedTools": []}
     assert state["mcpServers"]["mine"] == {"type": "stdio", "command": "my-mcp"}
     # Our fields are set; a header the user added to the same server stays.
-    assert state["mcpServers"]["exa"] == {"type": "http", "url": "https://mcp.exa.ai/mcp", "headers": {"x-api-key": "k"}}
+    assert state["mcpServers"]["exa"] == {
+        "type": "http",
+        "url": "https://mcp.exa.ai/mcp",
+        "headers": {"x-api-key": "k"},
+    }
 
 
 def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
@@ -118,28 +122,3 @@ def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path)
     assert state["oauthAccount"] == {"emailAddress": "me@x"}
     assert "hasCompletedOnboarding" not in state
     assert set(state["mcpServers"]) == {"deepwiki", "exa", "coda"}
-
-
-def test_token_update_rewrites_only_the_token(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    claude.write(make_ctx())
-    settings = home / ".claude" / "settings.json"
-    before = read(settings)
-    state_before = (home / ".claude.json").read_bytes()
-    assert claude.update_token(make_ctx(api_key=ROTATED)) == [settings]
-    after = read(settings)
-    assert after["env"].pop("ANTHROPIC_AUTH_TOKEN") == ROTATED
-    before["env"].pop("ANTHROPIC_AUTH_TOKEN")
-    assert after == before
-    assert (home / ".claude.json").read_bytes() == state_before
-    assert claude.update_token(make_ctx(api_key=ROTATED)) == []
-    assert mode(settings) == 0o600
-
-
-def test_token_update_never_adds_a_token_the_user_did_not_have(
-    make_ctx: Callable[..., ConfigContext], home: Path
-) -> None:
-    settings = home / ".claude" / "settings.json"
-    settings.parent.mkdir()
-    settings.write_text('{"env": {}}')
-    assert claude.update_token(make_ctx()) == []
-    assert claude.update_token(make_ctx(api_key=None)) == []

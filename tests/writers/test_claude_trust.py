@@ -26,11 +26,10 @@ from pathlib import Path
 import pytest
 
 from coda_jupyter.agents.writers import ConfigContext, claude
-from coda_jupyter.gateway.routes import direct_endpoints
 from tests.clis import InstalledCli, RealClis, clean_env, real_clis
 from tests.fakes.model_upstream import FakeModelUpstream
 
-from .helpers import mode
+from .helpers import direct_endpoints, mode
 
 __all__ = ["real_clis"]  # the session fixture, imported so pytest finds it here
 

@@ -23,10 +23,9 @@ import pytest
 from coda_jupyter.agents import BUILTIN
 from coda_jupyter.agents.headless import PERMISSION_LEVELS
 from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.gateway.routes import direct_endpoints
-from coda_jupyter.mcp import mcp_server
 from tests.clis import InstalledCli, Ran, RealClis, clean_env, files_containing, real_clis, run_cli_async
 from tests.fakes.model_upstream import FakeModelUpstream
+from tests.writers.helpers import direct_endpoints
 
 __all__ = ["real_clis"]  # the session fixture, imported so pytest finds it here
 
@@ -59,7 +58,7 @@ async def rig_for(tmp_path: Path, jp_serverapp: Any, jp_http_port: int, jp_base_
     token = jp_serverapp.identity_provider.token
     assert token, "the test server must require a token"
     seen = Seen()
-    endpoint = mcp_server(jp_serverapp.web_app.settings).endpoint
+    endpoint = jp_serverapp.web_app.settings["coda_services"].mcp.endpoint
     handle = endpoint.post
 
     def recording_post(body: bytes, *args: Any) -> Any:

@@ -8,7 +8,7 @@ import tomllib
 
 from coda_jupyter.agents.writers import ConfigContext, codex
 
-from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"url": "https://mcp.deepwiki.com/mcp"},
@@ -102,13 +102,3 @@ def test_local_mode_adds_only_mcp_servers(local_ctx: ConfigContext, home: Path) 
     data = config(home)
     assert data == {"model": "o4-mini", "preferred_auth_method": "chatgpt", "mcp_servers": MCP}
     assert not (home / ".codex" / ".env").exists()
-
-
-def test_token_update_rewrites_only_the_key(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    codex.write(make_ctx())
-    config_before = (home / ".codex" / "config.toml").read_bytes()
-    assert codex.update_token(make_ctx(api_key=ROTATED)) == [home / ".codex" / ".env"]
-    assert (home / ".codex" / ".env").read_text() == f"OPENAI_API_KEY={ROTATED}\n"
-    assert (home / ".codex" / "config.toml").read_bytes() == config_before
-    assert codex.update_token(make_ctx(api_key=ROTATED)) == []
-    assert codex.update_token(make_ctx(api_key=None)) == []

@@ -6,9 +6,9 @@ import pytest
 
 from coda_jupyter.agents import BUILTIN
 from coda_jupyter.agents.writers import ConfigContext
-from coda_jupyter.gateway.routes import ROUTES, direct_endpoints
+from coda_jupyter.gateway.routes import ROUTES
 
-from .helpers import GATEWAY_BASE, HOST, SERVING_BASE
+from .helpers import GATEWAY_BASE, HOST, SERVING_BASE, direct_endpoints
 
 
 @pytest.mark.parametrize(

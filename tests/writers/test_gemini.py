@@ -6,7 +6,7 @@ from pathlib import Path
 
 from coda_jupyter.agents.writers import ConfigContext, gemini
 
-from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"httpUrl": "https://mcp.deepwiki.com/mcp"},
@@ -48,7 +48,13 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
     folder = home / ".gemini"
     folder.mkdir()
     (folder / "settings.json").write_text(
-        json.dumps({"ui": {"theme": "Dracula"}, "model": {"name": "old", "maxSessionTurns": 9}, "mcpServers": {"mine": {"command": "x"}}})
+        json.dumps(
+            {
+                "ui": {"theme": "Dracula"},
+                "model": {"name": "old", "maxSessionTurns": 9},
+                "mcpServers": {"mine": {"command": "x"}},
+            }
+        )
     )
     (folder / "trustedFolders.json").write_text(json.dumps({"/work": "TRUST_PARENT", str(home): "DO_NOT_TRUST"}))
     (folder / ".env").write_text('GEMINI_API_KEY_AUTH_MECHANISM="bearer"\nMY_FLAG=1\n')
@@ -84,24 +90,3 @@ def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path)
     settings = read(folder / "settings.json")
     assert settings == {"security": {"auth": {"selectedType": "oauth-personal"}}, "mcpServers": MCP}
     assert not (folder / ".env").exists()
-
-
-def test_token_update_rewrites_only_the_key(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    gemini.write(make_ctx())
-    env = home / ".gemini" / ".env"
-    before = snapshot(home)
-    assert gemini.update_token(make_ctx(api_key=ROTATED)) == [env]
-    after = snapshot(home)
-    assert {k for k in after if after[k] != before[k]} == {".gemini/.env"}
-    assert env.read_text() == before[".gemini/.env"].decode().replace(TOKEN, ROTATED)
-    assert mode(env) == 0o600
-    assert gemini.update_token(make_ctx(api_key=ROTATED)) == []
-
-
-def test_token_update_does_not_create_a_key_in_a_local_env_file(
-    local_ctx: ConfigContext, make_ctx: Callable[..., ConfigContext], home: Path
-) -> None:
-    (home / ".gemini").mkdir()
-    (home / ".gemini" / ".env").write_text("GEMINI_MODEL=gemini-2.5-flash\n")
-    assert gemini.update_token(make_ctx()) == []
-    assert (home / ".gemini" / ".env").read_text() == "GEMINI_MODEL=gemini-2.5-flash\n"

@@ -59,7 +59,10 @@ def test_git_gets_credentials_from_gh(apps_ctx: ConfigContext, home: Path) -> No
     assert (home / "gh-calls").read_text() == "auth git-credential get\n"
     helpers = subprocess.run(
         ["git", "config", "--global", "--get-all", "credential.https://gist.github.com.helper"],
-        env=git_env(home), capture_output=True, text=True, check=True,
+        env=git_env(home),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert helpers == f"\n!{gh} auth git-credential\n"
     # Re-runs change nothing.

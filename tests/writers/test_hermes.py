@@ -7,7 +7,7 @@ import yaml
 
 from coda_jupyter.agents.writers import ConfigContext, hermes
 
-from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"url": "https://mcp.deepwiki.com/mcp", "timeout": 60},
@@ -51,9 +51,20 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
         yaml.safe_dump(
             {
                 "display": {"skin": "mono"},
-                "model": {"default": "old", "provider": "custom", "base_url": "https://stale", "api_key": "stale", "max_tokens": 5},
+                "model": {
+                    "default": "old",
+                    "provider": "custom",
+                    "base_url": "https://stale",
+                    "api_key": "stale",
+                    "max_tokens": 5,
+                },
                 "fallback_providers": [
-                    {"provider": "custom", "model": "databricks-claude-opus-4-6", "base_url": "https://stale", "api_key": "stale"},
+                    {
+                        "provider": "custom",
+                        "model": "databricks-claude-opus-4-6",
+                        "base_url": "https://stale",
+                        "api_key": "stale",
+                    },
                     {"provider": "openrouter", "model": "x"},
                 ],
                 "skills": {"external_dirs": ["/opt/team-skills"], "disabled": ["a"]},
@@ -75,8 +86,16 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
         {"provider": "custom", "model": "databricks-claude-opus-4-6", "base_url": SERVING_BASE, "api_key": TOKEN},
         {"provider": "openrouter", "model": "x"},
     ]
-    assert data["skills"] == {"external_dirs": ["/opt/team-skills", str(home / ".agents" / "skills")], "disabled": ["a"]}
-    assert data["mcp_servers"] == {"exa": {"url": "https://mcp.exa.ai/mcp", "timeout": 5}, "mine": {"command": "x"}, "deepwiki": MCP["deepwiki"], "coda": MCP["coda"]}
+    assert data["skills"] == {
+        "external_dirs": ["/opt/team-skills", str(home / ".agents" / "skills")],
+        "disabled": ["a"],
+    }
+    assert data["mcp_servers"] == {
+        "exa": {"url": "https://mcp.exa.ai/mcp", "timeout": 5},
+        "mine": {"command": "x"},
+        "deepwiki": MCP["deepwiki"],
+        "coda": MCP["coda"],
+    }
 
 
 def test_second_run_is_a_byte_identical_no_op(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
@@ -96,19 +115,3 @@ def test_local_mode_adds_only_skills_and_mcp(local_ctx: ConfigContext, home: Pat
     assert data["model"] == {"default": "anthropic/claude-sonnet-4", "provider": "openrouter"}
     assert "fallback_providers" not in data
     assert data["mcp_servers"] == MCP
-
-
-def test_token_update_rewrites_only_our_keys(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    hermes.write(make_ctx())
-    data = read(home)
-    data["fallback_providers"].append({"provider": "custom", "base_url": "https://elsewhere", "api_key": "mine"})
-    (home / ".hermes" / "config.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    assert hermes.update_token(make_ctx(api_key=ROTATED)) == [home / ".hermes" / "config.yaml"]
-    after = read(home)
-    assert after["model"]["api_key"] == ROTATED
-    assert [e["api_key"] for e in after["fallback_providers"]] == [ROTATED, "mine"]
-    after["model"]["api_key"] = TOKEN
-    after["fallback_providers"][0]["api_key"] = TOKEN
-    assert after == data
-    assert mode(home / ".hermes" / "config.yaml") == 0o600
-    assert hermes.update_token(make_ctx(api_key=ROTATED)) == []

@@ -10,7 +10,6 @@ import tomllib
 from coda_jupyter.agents.writers.merge import (
     ConfigFileError,
     child,
-    read_dotenv_keys,
     toml_table,
     update_dotenv,
     update_json,
@@ -37,7 +36,6 @@ def test_dotenv_keeps_user_lines_and_leaves_one_line_per_key(tmp_path: Path) -> 
     path.write_text("# mine\nOTHER=1\nKEY=old\nexport KEY=older\nDROP=x\n")
     assert update_dotenv(path, {"KEY": "new", "ADDED": "two words", "DROP": None}, 0o600)
     assert path.read_text() == '# mine\nOTHER=1\nKEY=new\nADDED="two words"\n'
-    assert read_dotenv_keys(path) == {"OTHER": "1", "KEY": "new", "ADDED": '"two words"'}
     assert not update_dotenv(path, {"KEY": "new", "ADDED": "two words", "DROP": None}, 0o600)
 
 

@@ -15,9 +15,7 @@ from coda_jupyter.agents.writers import ConfigContext, MlflowSettings, claude, c
 
 from .helpers import TOKEN, mode, snapshot
 
-UPSTREAM_INLINE_HOOK = (
-    'uv run python -c "from mlflow.claude_code.hooks import stop_hook_handler; stop_hook_handler()"'
-)
+UPSTREAM_INLINE_HOOK = 'uv run python -c "from mlflow.claude_code.hooks import stop_hook_handler; stop_hook_handler()"'
 USER_HOOK = {"type": "command", "command": "notify-send done"}
 
 
@@ -36,7 +34,7 @@ def test_databricks_mode_env_and_hook(make_ctx: Callable[..., ConfigContext], ho
     assert env == {
         "MLFLOW_CLAUDE_TRACING_ENABLED": "true",
         "MLFLOW_TRACKING_URI": "databricks",
-        "MLFLOW_EXPERIMENT_NAME": "/Users/jane.doe@example.com/coda",
+        "MLFLOW_EXPERIMENT_NAME": "/Users/jane.doe@example.com/coda-jupyter",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "",
     }
     assert stop_commands(home) == [mlflow.hook_command(ctx)]
@@ -46,13 +44,15 @@ def test_databricks_mode_env_and_hook(make_ctx: Callable[..., ConfigContext], ho
 def test_local_mode_uses_a_file_store_under_the_data_dir(local_ctx: ConfigContext, home: Path) -> None:
     mlflow.write(local_ctx)
     env = settings(home)["env"]
-    assert env["MLFLOW_TRACKING_URI"] == (home / ".local" / "share" / "coda" / "mlflow").as_uri()
+    assert env["MLFLOW_TRACKING_URI"] == (home / ".local" / "share" / "coda-jupyter" / "mlflow").as_uri()
     assert env["MLFLOW_ALLOW_FILE_STORE"] == "true"
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env
 
 
 def test_everything_is_configurable(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    ctx = make_ctx(mlflow=MlflowSettings(tracking_uri="http://mlflow:5000", experiment_name="/Shared/agents", app_name="x"))
+    ctx = make_ctx(
+        mlflow=MlflowSettings(tracking_uri="http://mlflow:5000", experiment_name="/Shared/agents", app_name="x")
+    )
     mlflow.write(ctx)
     env = settings(home)["env"]
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
@@ -182,7 +182,14 @@ def run_stop_hook(home: Path, project: Path, transcript: Path) -> subprocess.Com
     }
     [command] = stop_commands(home)
     return subprocess.run(
-        command, shell=True, input=json.dumps(payload), env=env, cwd=project, capture_output=True, text=True, timeout=120
+        command,
+        shell=True,
+        input=json.dumps(payload),
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from coda_jupyter.agents.writers import ConfigContext, Models, opencode
 
-from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, ROTATED, SERVING_BASE, TOKEN, mode, snapshot
+from .helpers import GATEWAY_BASE, GATEWAY_ENDPOINTS, SERVING_BASE, TOKEN, mode, snapshot
 
 MCP = {
     "deepwiki": {"type": "remote", "url": "https://mcp.deepwiki.com/mcp", "enabled": True},
@@ -48,7 +48,7 @@ def test_written_content(make_ctx: Callable[..., ConfigContext], home: Path) -> 
 
 
 def test_default_model_is_always_declared_by_its_provider(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    opencode.write(make_ctx(models=Models(opencode="databricks-claude-opus-9", opencode_small="tiny")))
+    opencode.write(make_ctx(models=Models({"opencode": "databricks-claude-opus-9", "opencode_small": "tiny"})))
     data = read(paths(home)[0])
     for key in ("model", "small_model"):
         provider_id, model = data[key].split("/", 1)
@@ -75,7 +75,11 @@ def test_merge_keeps_user_keys_and_updates_ours(make_ctx: Callable[..., ConfigCo
                 "theme": "tokyonight",
                 "provider": {
                     "anthropic": {"options": {"timeout": 1}},
-                    "databricks": {"name": "My DBX", "options": {"baseURL": "https://stale", "timeout": 5}, "models": {"my-model": {}}},
+                    "databricks": {
+                        "name": "My DBX",
+                        "options": {"baseURL": "https://stale", "timeout": 5},
+                        "models": {"my-model": {}},
+                    },
                 },
                 "mcp": {"local": {"type": "local", "command": ["x"]}},
             }
@@ -112,21 +116,3 @@ def test_local_mode_leaves_the_login_alone(local_ctx: ConfigContext, home: Path)
     assert data["model"] == "openai/gpt-4.1" and "provider" not in data and data["mcp"] == MCP
     assert "small_model" not in data
     assert read(auth) == {"openai": {"type": "api", "key": "sk-mine"}}
-
-
-def test_token_update_rewrites_only_our_keys(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    config, auth = paths(home)
-    opencode.write(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True))
-    data = read(auth)
-    data["openai"] = {"type": "api", "key": "sk-mine"}
-    auth.write_text(json.dumps(data))
-    config_before = config.read_bytes()
-    assert opencode.update_token(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True, api_key=ROTATED)) == [auth]
-    assert read(auth) == {
-        "databricks": {"type": "api", "key": ROTATED},
-        "databricks-openai": {"type": "api", "key": ROTATED},
-        "openai": {"type": "api", "key": "sk-mine"},
-    }
-    assert config.read_bytes() == config_before
-    assert mode(auth) == 0o600
-    assert opencode.update_token(make_ctx(endpoints=GATEWAY_ENDPOINTS, upstream_is_ai_gateway=True, api_key=ROTATED)) == []

@@ -21,9 +21,9 @@ from coda_jupyter.agents import BUILTIN
 from coda_jupyter.agents.headless import PERMISSION_LEVELS
 from coda_jupyter.agents.writers import SHARED_WRITERS, ConfigContext, guidance
 from coda_jupyter.agents.writers.skills import SHIPPED_SKILLS as SHIPPED_SKILLS_DIR
-from coda_jupyter.gateway.routes import direct_endpoints
 from tests.clis import InstalledCli, Ran, RealClis, clean_env, real_clis, run_cli_async
 from tests.fakes.model_upstream import FakeModelUpstream
+from tests.writers.helpers import direct_endpoints
 
 __all__ = ["real_clis"]  # the session fixture, imported so pytest finds it here
 
@@ -99,7 +99,9 @@ async def test_codex_lists_our_mcp_servers(configured: Configured, real_clis: Re
     listed = json.loads(ran.stdout[ran.stdout.index("[") :])
     urls = {entry["name"]: entry["transport"].get("url") for entry in listed}
     # coda's own endpoint is a stdio server (coda-bridge): it has no url.
-    assert urls == {"deepwiki": "https://mcp.deepwiki.com/mcp", "exa": "https://mcp.exa.ai/mcp", "coda": None}, ran.describe()
+    assert urls == {"deepwiki": "https://mcp.deepwiki.com/mcp", "exa": "https://mcp.exa.ai/mcp", "coda": None}, (
+        ran.describe()
+    )
 
 
 @pytest.mark.asyncio

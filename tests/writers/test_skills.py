@@ -104,9 +104,7 @@ def test_a_skill_dropped_from_config_is_unlinked_and_a_moved_one_relinked(
     assert sorted(linked(home / ".agents" / "skills")) == SHIPPED
 
 
-def test_skill_edits_flow_through_the_links(
-    make_ctx: Callable[..., ConfigContext], home: Path, tmp_path: Path
-) -> None:
+def test_skill_edits_flow_through_the_links(make_ctx: Callable[..., ConfigContext], home: Path, tmp_path: Path) -> None:
     folder = make_skill(tmp_path / "team", "live")
     skills.write(make_ctx(skill_dirs=(tmp_path / "team",)))
     (folder / "SKILL.md").write_text("---\nname: live\ndescription: edited\n---\n")

@@ -23,7 +23,9 @@ def _link(home: Path, name: str, content: str) -> tuple[Path, Path]:
 
 
 def test_writers_write_through_symlinked_dotfiles(make_ctx: Callable[..., ConfigContext], home: Path) -> None:
-    settings, settings_target = _link(home, ".claude/settings.json", json.dumps({"permissions": {"allow": ["Bash(ls)"]}}))
+    settings, settings_target = _link(
+        home, ".claude/settings.json", json.dumps({"permissions": {"allow": ["Bash(ls)"]}})
+    )
     config, config_target = _link(home, ".codex/config.toml", '# my codex settings\nmodel_reasoning_effort = "high"\n')
 
     ctx = make_ctx()

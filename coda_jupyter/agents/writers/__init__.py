@@ -1,25 +1,25 @@
 """Config writers: one module per agent plus the shared ones.
 
-Each module exposes ``write(ctx) -> list[Path]`` and
-``update_token(ctx) -> list[Path]`` (both return the files they changed) and
-a ``WRITER`` bundling the two.  Agent writers are reached through
+Each module exposes ``write(ctx) -> list[Path]`` (it returns the files it
+changed) and a ``WRITER`` naming it.  Agent writers are reached through
 ``AgentSpec.config_writer``; the shared writers below are not tied to an
 agent and are run by the setup engine directly.
 """
 
-from . import git, guidance, mlflow, skills
+from ..models import Models
+from . import git, guidance, skills
 from .context import (
     DEFAULT_MCP_SERVERS,
     ConfigContext,
     ConfigWriter,
     MlflowSettings,
-    Models,
     RemoteMcpServer,
 )
 from .merge import ConfigFileError
 
 # ~/.databrickscfg is not among them: the credential manager owns that file.
-SHARED_WRITERS: tuple[ConfigWriter, ...] = (git.WRITER, skills.WRITER, mlflow.WRITER)
+# A writer for one agent only (tracing) is on its ``AgentSpec.config_steps``.
+SHARED_WRITERS: tuple[ConfigWriter, ...] = (git.WRITER, skills.WRITER)
 
 __all__ = [
     "DEFAULT_MCP_SERVERS",

@@ -11,10 +11,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..models import ModelRole
 from . import claude_attention
 from .coda_mcp import McpClientSnippet, bearer, dollar_braces, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, child, merge_entry, update_json
+
+MODEL = ModelRole("claude", "databricks-claude-opus-4-7", variable="ANTHROPIC_MODEL")
+OPUS = ModelRole("claude_opus", "databricks-claude-opus-4-7")
+SONNET = ModelRole("claude_sonnet", "databricks-claude-sonnet-4-6")
+HAIKU = ModelRole("claude_haiku", "databricks-claude-haiku-4-5")
+MODEL_ROLES = (MODEL, OPUS, SONNET, HAIKU)
 
 TOKEN_KEY = "ANTHROPIC_AUTH_TOKEN"  # noqa: S105 -- the name of the variable, not a token
 
@@ -76,12 +83,12 @@ def trust_project(projects: dict[str, Any], folder: str) -> None:
 def model_env(ctx: ConfigContext) -> dict[str, str]:
     models = ctx.models
     return {
-        "ANTHROPIC_MODEL": models.claude,
+        "ANTHROPIC_MODEL": models[MODEL],
         "ANTHROPIC_BASE_URL": ctx.endpoint("anthropic"),
         TOKEN_KEY: ctx.api_key or "",
-        "ANTHROPIC_DEFAULT_OPUS_MODEL": models.claude_opus,
-        "ANTHROPIC_DEFAULT_SONNET_MODEL": models.claude_sonnet,
-        "ANTHROPIC_DEFAULT_HAIKU_MODEL": models.claude_haiku,
+        "ANTHROPIC_DEFAULT_OPUS_MODEL": models[OPUS],
+        "ANTHROPIC_DEFAULT_SONNET_MODEL": models[SONNET],
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": models[HAIKU],
         "ANTHROPIC_CUSTOM_HEADERS": "x-databricks-use-coding-agent-mode: true",
         "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS": "1",
     }
@@ -120,20 +127,6 @@ def write(ctx: ConfigContext) -> list[Path]:
     return changed
 
 
-def update_token(ctx: ConfigContext) -> list[Path]:
-    """Replace the token only where we put one (upstream §3.3 rule)."""
-    path = settings_path(ctx)
-    if not ctx.api_key or not path.exists():
-        return []
-
-    def swap(data: dict[str, Any]) -> None:
-        env = data.get("env")
-        if isinstance(env, dict) and TOKEN_KEY in env:
-            env[TOKEN_KEY] = ctx.api_key
-
-    return [path] if update_json(path, swap, SECRET_MODE) else []
-
-
 # Fields that choose how Claude Code reaches a server.
 TRANSPORT = {"type", "url", "headers", "command", "args", "env"}
 
@@ -150,4 +143,4 @@ def _snippet(url: str) -> str:
 
 MCP_CLIENT = McpClientSnippet("shell", _snippet)
 
-WRITER = ConfigWriter("claude", write, update_token)
+WRITER = ConfigWriter("claude", write)

@@ -7,9 +7,13 @@ from typing import Any
 
 import tomlkit
 
+from ..models import ModelRole
 from .coda_mcp import TOKEN_VARIABLE, CodaMcp, McpClientSnippet
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, kept_mode, set_toml_values, toml_table, update_dotenv, update_toml
+
+MODEL = ModelRole("codex", "databricks-gpt-5-5", variable="CODEX_MODEL")
+MODEL_ROLES = (MODEL,)
 
 PROVIDER_ID = "databricks"
 KEY_VARIABLE = "OPENAI_API_KEY"
@@ -31,7 +35,7 @@ def write(ctx: ConfigContext) -> list[Path]:
             set_toml_values(
                 document,
                 {
-                    "model": ctx.models.codex,
+                    "model": ctx.models[MODEL],
                     "model_provider": PROVIDER_ID,
                     # The Databricks Responses API rejects the web search tool.
                     "web_search": "disabled",
@@ -61,11 +65,11 @@ def write(ctx: ConfigContext) -> list[Path]:
     path = config_path(ctx)
     if update_toml(path, merge, kept_mode(path)):
         changed.append(path)
-    changed += update_token(ctx)
+    changed += _write_key(ctx)
     return changed
 
 
-def update_token(ctx: ConfigContext) -> list[Path]:
+def _write_key(ctx: ConfigContext) -> list[Path]:
     if not ctx.has_model_credentials:
         return []
     path = env_path(ctx)
@@ -111,4 +115,4 @@ def _snippet(url: str) -> str:
 
 MCP_CLIENT = McpClientSnippet("~/.codex/config.toml", _snippet)
 
-WRITER = ConfigWriter("codex", write, update_token)
+WRITER = ConfigWriter("codex", write)

@@ -1,7 +1,7 @@
 """Everything a config writer needs to know, in one immutable value.
 
-The setup engine builds one ``ConfigContext`` per run (and again after a
-token rotation) and hands it to every writer; writers take paths and
+Each setup step builds one ``ConfigContext`` from what the server knows at
+that moment and hands it to its writers; writers take paths and
 credentials from it, never from the process environment, so they run unchanged
 under a temporary HOME in tests.
 """
@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...util.places import APP_NAME, home_data_dir
+from ..models import Models
 from .coda_mcp import CodaMcp
 
 
@@ -30,23 +32,6 @@ DEFAULT_MCP_SERVERS: tuple[RemoteMcpServer, ...] = (
 
 
 @dataclass(frozen=True)
-class Models:
-    """Model names per agent; defaults follow upstream's latest release."""
-
-    claude: str = "databricks-claude-opus-4-7"
-    claude_opus: str = "databricks-claude-opus-4-7"
-    claude_sonnet: str = "databricks-claude-sonnet-4-6"
-    claude_haiku: str = "databricks-claude-haiku-4-5"
-    codex: str = "databricks-gpt-5-5"
-    gemini: str = "databricks-gemini-2-5-pro"
-    opencode: str = "databricks-claude-sonnet-4-6"
-    # Titles and summaries; unset, OpenCode picks one from its own catalogue.
-    opencode_small: str = "databricks-claude-haiku-4-5"
-    hermes: str = "databricks-claude-opus-4-7"
-    hermes_fallback: str = "databricks-claude-opus-4-6"
-
-
-@dataclass(frozen=True)
 class MlflowSettings:
     """Claude Code tracing.  ``None`` fields are derived from the context."""
 
@@ -56,7 +41,7 @@ class MlflowSettings:
     tracking_uri: str | None = None
     # None: ``/Users/{owner}/{app_name}``.
     experiment_name: str | None = None
-    app_name: str = "coda"
+    app_name: str = APP_NAME
     # The interpreter that runs the Stop hook: the server's own, because it is
     # known to have mlflow (the agent's environment may not).
     hook_python: str = sys.executable
@@ -71,8 +56,8 @@ class ConfigContext:
     # The upstream behind the endpoints is an AI Gateway (it serves the OpenAI
     # Responses route for every model family).
     upstream_is_ai_gateway: bool = False
-    # The credential agent configs hold (today the Databricks token, later a
-    # local gateway key).  None: leave each agent's own login alone.
+    # The credential agent configs hold: the local model gateway's key, which
+    # outlives token rotations. None: leave each agent's own login alone.
     api_key: str | None = field(default=None, repr=False)
     host: str | None = None
     user_email: str | None = None
@@ -90,7 +75,7 @@ class ConfigContext:
     # The folder agents work in (the Jupyter root). None: ``~/projects``.
     workspace_dir: Path | None = None
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
-    # None: ``~/.local/share/coda``.
+    # None: ``~/.local/share/coda-jupyter`` under the real home (the server always sets it).
     data_dir: Path | None = None
     overwrite_git_identity: bool = False
     # A Databricks App: the app owns HOME, so the global git config is ours
@@ -132,7 +117,7 @@ class ConfigContext:
     def resolved_data_dir(self) -> Path:
         if self.data_dir is not None:
             return self.data_dir
-        return self.real_home / ".local" / "share" / "coda"
+        return home_data_dir(self.real_home)
 
     @property
     def resolved_workspace_dir(self) -> Path:
@@ -155,13 +140,15 @@ WriteFn = Callable[[ConfigContext], list[Path]]
 
 @dataclass(frozen=True)
 class ConfigWriter:
-    """What ``AgentSpec.config_writer`` holds: callable like ``write``, plus
-    the narrow ``update_token`` used after a token rotation.  Both return the
-    files they changed (empty when everything was already current)."""
+    """What ``AgentSpec.config_writer`` holds: a named ``write``, callable like it.
+
+    ``write`` returns the files it changed (empty when everything was already
+    current). A token rotation needs no rewrite: configs hold the local
+    gateway's key, and the gateway takes the rotated token itself.
+    """
 
     name: str
     write: WriteFn
-    update_token: WriteFn
 
     def __call__(self, ctx: ConfigContext) -> list[Path]:
         return self.write(ctx)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..models import ModelRole
 from .coda_mcp import McpClientSnippet, bearer, dollar_braces, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import (
@@ -13,10 +14,12 @@ from .merge import (
     child,
     kept_mode,
     merge_entry,
-    read_dotenv_keys,
     update_dotenv,
     update_json,
 )
+
+MODEL = ModelRole("gemini", "databricks-gemini-2-5-pro", variable="GEMINI_MODEL")
+MODEL_ROLES = (MODEL,)
 
 KEY_VARIABLE = "GEMINI_API_KEY"
 TRUST = "TRUST_FOLDER"
@@ -28,7 +31,7 @@ def gemini_dir(ctx: ConfigContext) -> Path:
 
 def env_values(ctx: ConfigContext) -> dict[str, str | None]:
     return {
-        "GEMINI_MODEL": ctx.models.gemini,
+        "GEMINI_MODEL": ctx.models[MODEL],
         "GOOGLE_GEMINI_BASE_URL": ctx.endpoint("gemini"),
         # Must stay unquoted: Gemini keeps quotes literally and then fails auth.
         "GEMINI_API_KEY_AUTH_MECHANISM": "bearer",
@@ -47,7 +50,7 @@ def write(ctx: ConfigContext) -> list[Path]:
     def merge_settings(data: dict[str, Any]) -> None:
         if ctx.has_model_credentials:
             child(child(data, "security"), "auth")["selectedType"] = "gemini-api-key"
-            child(data, "model")["name"] = ctx.models.gemini
+            child(data, "model")["name"] = ctx.models[MODEL]
         for server in ctx.mcp_servers:
             # ``httpUrl`` is streamable HTTP; a plain ``url`` would mean SSE.
             merge_entry(child(data, "mcpServers"), server.name, {"httpUrl": server.url})
@@ -69,13 +72,6 @@ def write(ctx: ConfigContext) -> list[Path]:
     return changed
 
 
-def update_token(ctx: ConfigContext) -> list[Path]:
-    path = gemini_dir(ctx) / ".env"
-    if not ctx.api_key or KEY_VARIABLE not in read_dotenv_keys(path):
-        return []
-    return [path] if update_dotenv(path, {KEY_VARIABLE: ctx.api_key}, SECRET_MODE) else []
-
-
 # Fields that choose how Gemini CLI reaches a server.
 TRANSPORT = {"httpUrl", "url", "type", "headers", "command", "args", "env", "cwd"}
 
@@ -92,4 +88,4 @@ def _snippet(url: str) -> str:
 
 MCP_CLIENT = McpClientSnippet("~/.gemini/settings.json", _snippet)
 
-WRITER = ConfigWriter("gemini", write, update_token)
+WRITER = ConfigWriter("gemini", write)

@@ -3,7 +3,7 @@
 Both go through ``git config --global``, so both are written only when the
 global git config is coda's to change: in a Databricks App, where the app
 owns HOME, or locally when the user opted in with
-``CodaApp.write_user_configs``. Otherwise the user's ``~/.gitconfig`` (and
+``AgentConfig.write_user_configs``. Otherwise the user's ``~/.gitconfig`` (and
 git's XDG config) is never touched: their identity is theirs, and
 ``gh auth setup-git`` is theirs to run. An identity the user set is kept
 unless ``overwrite_git_identity`` is on. With the credential helper, after
@@ -127,8 +127,4 @@ def write(ctx: ConfigContext) -> list[Path]:
     return [ctx.home / ".gitconfig"] if changed else []
 
 
-def _no_token(ctx: ConfigContext) -> list[Path]:
-    return []
-
-
-WRITER = ConfigWriter("git", write, _no_token)
+WRITER = ConfigWriter("git", write)

@@ -99,7 +99,4 @@ def writer(agents: Iterable[AgentSpec]) -> ConfigWriter:
     def write(ctx: ConfigContext) -> list[Path]:
         return write_instructions(ctx, agents) + write_subagents(ctx, agents)
 
-    def no_token(ctx: ConfigContext) -> list[Path]:
-        return []
-
-    return ConfigWriter("guidance", write, no_token)
+    return ConfigWriter("guidance", write)

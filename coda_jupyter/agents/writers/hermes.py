@@ -7,10 +7,15 @@ from typing import Any
 
 import yaml
 
+from ..models import ModelRole
 from .coda_mcp import McpClientSnippet, bearer, dollar_braces, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
 from .merge import SECRET_MODE, child, update_yaml
 from .skills import shared_skills_dir
+
+MODEL = ModelRole("hermes", "databricks-claude-opus-4-7", variable="HERMES_MODEL")
+FALLBACK = ModelRole("hermes_fallback", "databricks-claude-opus-4-6", variable="HERMES_FALLBACK_MODEL")
+MODEL_ROLES = (MODEL, FALLBACK)
 
 HEADER = "# Hermes Agent config. coda-jupyter merges its keys into this file; your other keys are kept.\n"
 MCP_TIMEOUT_S = 60
@@ -24,7 +29,7 @@ def _is_ours(entry: Any, ctx: ConfigContext, base_url: str) -> bool:
     return (
         isinstance(entry, dict)
         and entry.get("provider") == "custom"
-        and (entry.get("base_url") == base_url or entry.get("model") == ctx.models.hermes_fallback)
+        and (entry.get("base_url") == base_url or entry.get("model") == ctx.models[FALLBACK])
     )
 
 
@@ -44,11 +49,11 @@ def write(ctx: ConfigContext) -> list[Path]:
         if ctx.has_model_credentials:
             base_url = ctx.endpoint("mlflow")
             child(data, "model").update(
-                {"default": ctx.models.hermes, "provider": "custom", "base_url": base_url, "api_key": ctx.api_key}
+                {"default": ctx.models[MODEL], "provider": "custom", "base_url": base_url, "api_key": ctx.api_key}
             )
             fallback = {
                 "provider": "custom",
-                "model": ctx.models.hermes_fallback,
+                "model": ctx.models[FALLBACK],
                 "base_url": base_url,
                 "api_key": ctx.api_key,
             }
@@ -75,24 +80,6 @@ def write(ctx: ConfigContext) -> list[Path]:
     return [path] if update_yaml(path, merge, SECRET_MODE, header=HEADER) else []
 
 
-def update_token(ctx: ConfigContext) -> list[Path]:
-    path = config_path(ctx)
-    if not ctx.api_key or not path.exists():
-        return []
-
-    base_url = ctx.endpoint("mlflow") if ctx.endpoints else None
-
-    def swap(data: dict[str, Any]) -> None:
-        entries = [data.get("model"), *(data.get("fallback_providers") or [])]
-        for entry in entries:
-            # Only entries pointing at our endpoint: a custom provider the user
-            # added for another service keeps its own key.
-            if isinstance(entry, dict) and "api_key" in entry and entry.get("base_url") == base_url:
-                entry["api_key"] = ctx.api_key
-
-    return [path] if update_yaml(path, swap, SECRET_MODE, header=HEADER) else []
-
-
 # Fields that choose how Hermes reaches a server.
 TRANSPORT = {"url", "headers", "command", "args", "env"}
 
@@ -108,4 +95,4 @@ def _snippet(url: str) -> str:
 
 MCP_CLIENT = McpClientSnippet("~/.hermes/config.yaml", _snippet)
 
-WRITER = ConfigWriter("hermes", write, update_token)
+WRITER = ConfigWriter("hermes", write)

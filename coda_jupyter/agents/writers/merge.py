@@ -240,16 +240,6 @@ def dotenv_value(value: str) -> str:
     return f'"{escaped}"'
 
 
-def read_dotenv_keys(path: Path) -> dict[str, str]:
-    """Raw right-hand sides by key (last assignment wins, like dotenv)."""
-    result: dict[str, str] = {}
-    for line in (_read_text(path) or "").splitlines():
-        match = _ASSIGNMENT.match(line)
-        if match:
-            result[match.group(1)] = line[match.end() :].strip()
-    return result
-
-
 def update_dotenv(path: Path, values: Mapping[str, str | None], mode: int) -> bool:
     """Set (or, for ``None``, remove) ``values``; every other line is kept.
 

@@ -132,7 +132,6 @@ def write(ctx: ConfigContext) -> list[Path]:
     return [path] if update_json(path, merge, SECRET_MODE) else []
 
 
-
 def disable(ctx: ConfigContext) -> list[Path]:
     """Remove our env keys and hooks; leave everything else as it was."""
     path = settings_path(ctx)
@@ -163,8 +162,4 @@ def disable(ctx: ConfigContext) -> list[Path]:
     return [path] if update_json(path, strip, SECRET_MODE) else []
 
 
-def _no_token(ctx: ConfigContext) -> list[Path]:
-    return []
-
-
-WRITER = ConfigWriter("mlflow", write, _no_token)
+WRITER = ConfigWriter("mlflow", write)

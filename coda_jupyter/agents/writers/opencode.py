@@ -7,9 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..models import ModelRole
+from . import codex
 from .coda_mcp import McpClientSnippet, bearer, replace_entry, url_from
 from .context import ConfigContext, ConfigWriter
-from .merge import SECRET_MODE, child, kept_mode, merge_entry, read_json_object, update_json
+from .merge import SECRET_MODE, child, kept_mode, merge_entry, update_json
+
+MODEL = ModelRole("opencode", "databricks-claude-sonnet-4-6", variable="OPENCODE_MODEL")
+# Titles and summaries; unset, OpenCode picks one from its own catalogue.
+SMALL = ModelRole("opencode_small", "databricks-claude-haiku-4-5")
+MODEL_ROLES = (MODEL, SMALL)
 
 PROVIDER_ID = "databricks"
 OPENAI_PROVIDER_ID = "databricks-openai"
@@ -61,7 +68,7 @@ def write(ctx: ConfigContext) -> list[Path]:
             providers = child(data, "provider")
             # The default models are always part of the provider's list
             # (upstream pointed OpenCode at a model its provider did not declare).
-            names = list(dict.fromkeys([ctx.models.opencode, ctx.models.opencode_small, *KNOWN_LIMITS]))
+            names = list(dict.fromkeys([ctx.models[MODEL], ctx.models[SMALL], *KNOWN_LIMITS]))
             _merge_provider(
                 providers,
                 PROVIDER_ID,
@@ -77,15 +84,15 @@ def write(ctx: ConfigContext) -> list[Path]:
                     "@ai-sdk/openai",
                     "Databricks (OpenAI models)",
                     ctx.endpoint("openai"),
-                    [ctx.models.codex],
+                    [ctx.models[codex.MODEL]],
                 )
             if ctx.building_overlay:
                 # auth.json sits under XDG_DATA_HOME, which the overlay does
                 # not move: the key goes beside the provider, in a 0600 file.
                 for provider_id in provider_ids(ctx):
                     child(child(providers, provider_id), "options")["apiKey"] = ctx.api_key
-            data["model"] = f"{PROVIDER_ID}/{ctx.models.opencode}"
-            data["small_model"] = f"{PROVIDER_ID}/{ctx.models.opencode_small}"
+            data["model"] = f"{PROVIDER_ID}/{ctx.models[MODEL]}"
+            data["small_model"] = f"{PROVIDER_ID}/{ctx.models[SMALL]}"
         for server in ctx.mcp_servers:
             merge_entry(child(data, "mcp"), server.name, {"type": "remote", "url": server.url, "enabled": True})
         if ctx.coda_mcp is not None:
@@ -121,15 +128,6 @@ def _write_keys(ctx: ConfigContext, ids: list[str]) -> list[Path]:
     return [path] if update_json(path, merge, SECRET_MODE) else []
 
 
-def update_token(ctx: ConfigContext) -> list[Path]:
-    """Rewrite the key of every provider entry we own that holds one."""
-    if not ctx.api_key:
-        return []
-    existing = read_json_object(auth_path(ctx))
-    ours = [pid for pid in (PROVIDER_ID, OPENAI_PROVIDER_ID) if isinstance(existing.get(pid), dict)]
-    return _write_keys(ctx, ours) if ours else []
-
-
 # Fields that choose how OpenCode reaches a server.
 TRANSPORT = {"type", "url", "headers", "command", "environment", "oauth"}
 
@@ -149,4 +147,4 @@ def _snippet(url: str) -> str:
 
 MCP_CLIENT = McpClientSnippet("~/.config/opencode/opencode.json", _snippet)
 
-WRITER = ConfigWriter("opencode", write, update_token)
+WRITER = ConfigWriter("opencode", write)

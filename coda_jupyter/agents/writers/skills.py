@@ -87,9 +87,7 @@ def write(ctx: ConfigContext) -> list[Path]:
 def _write(ctx: ConfigContext) -> list[Path]:
     recorded = _read_manifest(manifest_path(ctx))
     wanted = {
-        str(folder / name): str(source)
-        for folder in link_dirs(ctx)
-        for name, source in available_skills(ctx).items()
+        str(folder / name): str(source) for folder in link_dirs(ctx) for name, source in available_skills(ctx).items()
     }
     changed: list[Path] = []
 
@@ -123,8 +121,4 @@ def _write(ctx: ConfigContext) -> list[Path]:
     return changed
 
 
-def _no_token(ctx: ConfigContext) -> list[Path]:
-    return []
-
-
-WRITER = ConfigWriter("skills", write, _no_token)
+WRITER = ConfigWriter("skills", write)

@@ -27,58 +27,100 @@ export interface ITerminalSignal {
   body: string;
 }
 
+type Report = (signal: ITerminalSignal) => void;
+
 // A connection whose replay does not arrive within this long has none.
 const NO_REPLAY_MS = 1000;
 
-export function watchTerminal(
-  terminal: ITerminal.ITerminal,
-  report: (signal: ITerminalSignal) => void
-): void {
-  const session = terminal.session;
-  let replaying = true;
-  // Connected, and the replay has not arrived yet.
-  let awaitingReplay = false;
-  let term: Xterm | null = null;
-  let fallback: ReturnType<typeof setTimeout> | undefined;
+/** Whether what xterm parses now is the replay of output already shown. */
+class ReplayWindow {
+  /** True from each connection until its replay has been parsed. */
+  replaying = true;
+  /** Connected, and the replay has not arrived yet. */
+  awaitingReplay = false;
+  private _term: Xterm | null = null;
+  private _fallback: ReturnType<typeof setTimeout> | undefined;
 
-  const settle = (): void => {
-    clearTimeout(fallback);
-    if (!term) {
+  /** A (re)connection: its replay is coming, or nothing within NO_REPLAY_MS. */
+  arm(): void {
+    this.replaying = true;
+    this.awaitingReplay = true;
+    clearTimeout(this._fallback);
+    this._fallback = setTimeout(() => {
+      this.replaying = false;
+    }, NO_REPLAY_MS);
+  }
+
+  /** The first output of a connection arrived: it is the replay. */
+  replayArrived(): void {
+    this.awaitingReplay = false;
+    // The widget writes the message in its own handler, which may run
+    // after this one: settle after it.
+    void Promise.resolve().then(() => this.settle());
+  }
+
+  /** xterm exists now; what it buffered before (the replay, if it came) is written. */
+  attach(term: Xterm): void {
+    this._term = term;
+    // Otherwise the replay is still to come, and settles when it arrives.
+    if (!this.awaitingReplay) {
+      this.settle();
+    }
+  }
+
+  private settle(): void {
+    clearTimeout(this._fallback);
+    if (!this._term) {
       return;
     }
     // Runs once everything written so far (the replay) has been parsed.
-    term.write('', () => {
-      replaying = false;
+    this._term.write('', () => {
+      this.replaying = false;
     });
-  };
-  const arm = (): void => {
-    replaying = true;
-    awaitingReplay = true;
-    clearTimeout(fallback);
-    fallback = setTimeout(() => {
-      replaying = false;
-    }, NO_REPLAY_MS);
-  };
+  }
+}
 
+export function watchTerminal(
+  terminal: ITerminal.ITerminal,
+  report: Report
+): void {
+  const session = terminal.session;
+  const replay = new ReplayWindow();
   session.connectionStatusChanged.connect((_, status) => {
     if (status === 'connected') {
-      arm();
+      replay.arm();
     }
   });
   session.messageReceived.connect((_, message) => {
-    if (replaying && message.type === 'stdout') {
-      awaitingReplay = false;
-      // The widget writes the message in its own handler, which may run
-      // after this one: settle after it.
-      void Promise.resolve().then(settle);
+    if (replay.replaying && message.type === 'stdout') {
+      replay.replayArrived();
     }
   });
   if (session.connectionStatus === 'connected') {
-    arm();
+    replay.arm();
   }
+  void xtermOf(terminal).then(found => {
+    if (!found) {
+      return;
+    }
+    listen(found, replay, report, terminal);
+    replay.attach(found);
+  });
+}
 
-  const emit = (parsed: IParsedNotification | null, fallbackKind: AttentionKind): boolean => {
-    if (parsed && !replaying) {
+/** Hooks xterm's parser; the hooks go with the terminal. */
+function listen(
+  term: Xterm,
+  replay: ReplayWindow,
+  report: Report,
+  terminal: ITerminal.ITerminal
+): void {
+  const kitty = new Osc99Assembler();
+  const emit = (
+    parsed: IParsedNotification | null,
+    fallbackKind: AttentionKind
+  ): boolean => {
+    if (parsed && !replay.replaying) {
       report({
         source: parsed.kind ? 'hook' : 'osc',
         kind: parsed.kind ?? fallbackKind,
@@ -89,30 +131,19 @@ export function watchTerminal(
     // Never claim the sequence: other handlers (and xterm) still see it.
     return false;
   };
-
-  void xtermOf(terminal).then(found => {
-    if (!found) {
-      return;
-    }
-    term = found;
-    const kitty = new Osc99Assembler();
-    // A notification from a program asks the user to look: treat it as
-    // "needs input" unless coda's own hook says the agent is done.
-    const handlers: Array<{ dispose(): void }> = [
-      found.parser.registerOscHandler(9, data => emit(parseOsc9(data), 'input')),
-      found.parser.registerOscHandler(777, data => emit(parseOsc777(data), 'input')),
-      found.parser.registerOscHandler(99, data => emit(kitty.push(data), 'input')),
-      found.onBell(() => {
-        if (!replaying) {
-          report({ source: 'bell', kind: 'input', title: '', body: '' });
-        }
-      })
-    ];
-    terminal.disposed.connect(() => handlers.forEach(h => h.dispose()));
-    // What the widget buffered before xterm existed (the replay, if it came)
-    // has just been written; otherwise the replay is still to come.
-    if (!awaitingReplay) {
-      settle();
-    }
-  });
+  // A notification from a program asks the user to look: treat it as
+  // "needs input" unless coda's own hook says the agent is done.
+  const handlers: Array<{ dispose(): void }> = [
+    term.parser.registerOscHandler(9, data => emit(parseOsc9(data), 'input')),
+    term.parser.registerOscHandler(777, data =>
+      emit(parseOsc777(data), 'input')
+    ),
+    term.parser.registerOscHandler(99, data => emit(kitty.push(data), 'input')),
+    term.onBell(() => {
+      if (!replay.replaying) {
+        report({ source: 'bell', kind: 'input', title: '', body: '' });
+      }
+    })
+  ];
+  terminal.disposed.connect(() => handlers.forEach(h => h.dispose()));
 }

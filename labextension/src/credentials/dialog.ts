@@ -1,4 +1,5 @@
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { CodaAPIError } from '../api';
@@ -8,7 +9,7 @@ import { CredentialsModel } from './model';
 class TokenForm extends Widget {
   readonly input: HTMLInputElement;
 
-  constructor(host: string | null, reason: string) {
+  constructor(host: string | null, reason: string, trans: TranslationBundle) {
     super();
     this.addClass('coda-TokenForm');
     const intro = document.createElement('p');
@@ -20,23 +21,33 @@ class TokenForm extends Widget {
       link.href = `${host.replace(/\/$/, '')}/#setting/account/token`;
       link.target = '_blank';
       link.rel = 'noopener noreferrer';
-      link.textContent = 'Open your workspace token page';
-      create.append(link, ' and create a token with a short lifetime.');
+      link.textContent = trans.__('Open your workspace token page');
+      create.append(
+        link,
+        trans.__(' and create a token with a short lifetime.')
+      );
     } else {
-      create.textContent =
-        'In your Databricks workspace, open Settings → Developer → Access tokens and create a token.';
+      create.textContent = trans.__(
+        'In your Databricks workspace, open Settings → Developer → Access tokens and create a token.'
+      );
     }
     const paste = document.createElement('li');
-    paste.textContent =
-      'Paste it here. It is exchanged at once for short-lived tokens that rotate automatically; it is never shown again.';
+    paste.textContent = trans.__(
+      'Paste it here. It is exchanged at once for short-lived tokens that rotate automatically; it is never shown again.'
+    );
     steps.append(create, paste);
     this.input = document.createElement('input');
     this.input.type = 'password';
     this.input.autocomplete = 'off';
     this.input.spellcheck = false;
+    // The prefix of every Databricks token, not words to translate.
+    // eslint-disable-next-line jupyter/no-untranslated-string
     this.input.placeholder = 'dapi…';
     this.input.className = 'jp-mod-styled coda-TokenForm-input';
-    this.input.setAttribute('aria-label', 'Databricks personal access token');
+    this.input.setAttribute(
+      'aria-label',
+      trans.__('Databricks personal access token')
+    );
     this.node.append(intro, steps, this.input);
   }
 
@@ -50,31 +61,49 @@ class TokenForm extends Widget {
   }
 }
 
-let open = false;
-
 /**
- * Ask for a personal access token until one is accepted or the user cancels.
- * Only one dialog at a time, however many triggers fire.
+ * Asks for a personal access token until one is accepted or the user
+ * cancels. Only one dialog at a time, however many triggers fire.
  */
-export async function askForToken(
-  model: CredentialsModel,
-  reason: string,
-  replace = false
-): Promise<boolean> {
-  if (open) {
-    return false;
+export class TokenPrompt {
+  private _open = false;
+
+  constructor(
+    private _model: CredentialsModel,
+    private _trans: TranslationBundle
+  ) {}
+
+  /** False when the user cancels, or when a dialog is already open. */
+  async ask(reason: string, replace = false): Promise<boolean> {
+    if (this._open) {
+      return false;
+    }
+    this._open = true;
+    try {
+      return await this._askUntilAccepted(reason, replace);
+    } finally {
+      this._open = false;
+    }
   }
-  open = true;
-  try {
+
+  private async _askUntilAccepted(
+    reason: string,
+    replace: boolean
+  ): Promise<boolean> {
+    const trans = this._trans;
     let message = reason;
     for (;;) {
-      const form = new TokenForm(model.status?.host ?? null, message);
+      const form = new TokenForm(
+        this._model.status?.host ?? null,
+        message,
+        trans
+      );
       const result = await showDialog({
-        title: 'Connect to Databricks',
+        title: trans.__('Connect to Databricks'),
         body: form,
         buttons: [
-          Dialog.cancelButton({ label: 'Later' }),
-          Dialog.okButton({ label: 'Connect' })
+          Dialog.cancelButton({ label: trans.__('Later') }),
+          Dialog.okButton({ label: trans.__('Connect') })
         ],
         focusNodeSelector: 'input'
       });
@@ -83,13 +112,18 @@ export async function askForToken(
         return false;
       }
       if (!token) {
-        message = 'No token was entered. Paste a personal access token to continue.';
+        message = trans.__(
+          'No token was entered. Paste a personal access token to continue.'
+        );
         continue;
       }
       try {
-        const status = await model.configure(token, replace);
+        const status = await this._model.configure(token, replace);
         Notification.success(
-          `Connected to Databricks as ${status.user ?? 'unknown user'}. Tokens now rotate automatically.`,
+          trans.__(
+            'Connected to Databricks as %1. Tokens now rotate automatically.',
+            status.user ?? trans.__('unknown user')
+          ),
           { autoClose: 5000 }
         );
         return true;
@@ -97,10 +131,11 @@ export async function askForToken(
         if (error instanceof CodaAPIError && error.status === 409) {
           replace = true;
         }
-        message = `That token was not accepted: ${(error as Error).message}`;
+        message = trans.__(
+          'That token was not accepted: %1',
+          (error as Error).message
+        );
       }
     }
-  } finally {
-    open = false;
   }
 }

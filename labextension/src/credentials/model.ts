@@ -1,9 +1,10 @@
-import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestCoda } from '../api';
+import { ServerPoll } from '../poll';
 
-export type CredentialState = 'missing' | 'valid' | 'expiring' | 'expired' | 'error';
+export type CredentialState =
+  'missing' | 'valid' | 'expiring' | 'expired' | 'error';
 
 /** `GET coda/api/credentials`; never carries a token. */
 export interface ICredentialStatus {
@@ -22,13 +23,14 @@ export interface ICredentialStatus {
 export class CredentialsModel {
   private _status: ICredentialStatus | null = null;
   private _changed = new Signal<this, void>(this);
-  private _poll: Poll;
+  private _poll: ServerPoll;
 
   constructor() {
-    this._poll = new Poll({
-      factory: () => this._fetch(),
-      frequency: { interval: 15000, backoff: true, max: 60000 },
-      name: 'coda-jupyter:credentials'
+    this._poll = new ServerPoll({
+      name: 'credentials',
+      interval: 15000,
+      max: 60000,
+      request: () => this._fetch()
     });
   }
 
@@ -58,7 +60,6 @@ export class CredentialsModel {
 
   async refresh(): Promise<void> {
     await this._poll.refresh();
-    await this._poll.tick;
   }
 
   dispose(): void {

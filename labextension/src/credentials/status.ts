@@ -1,3 +1,4 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { toEpochSeconds } from '../setup/model';
@@ -15,6 +16,7 @@ export class CredentialsStatusItem extends Widget {
 
   constructor(
     private _model: CredentialsModel,
+    private _trans: TranslationBundle,
     onClick: () => void
   ) {
     super();
@@ -31,34 +33,41 @@ export class CredentialsStatusItem extends Widget {
   }
 
   private _render(): void {
+    const trans = this._trans;
     const status = this._model.status;
     this.node.dataset.state = status?.state ?? 'unknown';
     if (!status) {
-      this.node.textContent = 'Databricks: …';
+      this.node.textContent = trans.__('Databricks: …');
       return;
     }
     switch (status.state) {
       case 'missing':
-        this.node.textContent = 'Databricks: not connected';
-        this.node.title = 'Click to paste a personal access token';
+        this.node.textContent = trans.__('Databricks: not connected');
+        this.node.title = trans.__('Click to paste a personal access token');
         return;
       case 'expired':
-        this.node.textContent = 'Databricks: token expired';
-        this.node.title = 'Click to paste a new personal access token';
+        this.node.textContent = trans.__('Databricks: token expired');
+        this.node.title = trans.__(
+          'Click to paste a new personal access token'
+        );
         return;
       case 'error':
-        this.node.textContent = 'Databricks: error';
-        this.node.title = status.last_error ?? 'Credential error';
+        this.node.textContent = trans.__('Databricks: error');
+        this.node.title = status.last_error ?? trans.__('Credential error');
         return;
     }
     const next =
       toEpochSeconds(status.next_rotation ?? null) ??
       toEpochSeconds(status.expires_at);
-    const user = status.user ?? 'connected';
+    const user = status.user ?? trans.__('connected');
     this.node.title = status.host ?? '';
     this.node.textContent =
       next === null
-        ? `Databricks: ${user}`
-        : `Databricks: ${user} · token rotates in ${countdown(next - Date.now() / 1000)}`;
+        ? trans.__('Databricks: %1', user)
+        : trans.__(
+            'Databricks: %1 · token rotates in %2',
+            user,
+            countdown(next - Date.now() / 1000)
+          );
   }
 }

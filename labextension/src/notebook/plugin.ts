@@ -6,6 +6,13 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 
 import { NotebookRelay } from './relay';
 
+function activateNotebookRelay(
+  app: JupyterFrontEnd,
+  tracker: INotebookTracker
+): void {
+  void new NotebookRelay(tracker).run();
+}
+
 /** Lets agents' notebook tools act on the notebooks open in this page, live. */
 export const notebookRelayPlugin: JupyterFrontEndPlugin<void> = {
   id: 'coda-jupyter:notebook-relay',
@@ -13,7 +20,5 @@ export const notebookRelayPlugin: JupyterFrontEndPlugin<void> = {
     'Applies coda notebook-tool calls (edits, runs) to the notebooks open in this page.',
   autoStart: true,
   requires: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
-    void new NotebookRelay(tracker).run();
-  }
+  activate: activateNotebookRelay
 };

@@ -1,13 +1,22 @@
 import { CodeCell } from '@jupyterlab/cells';
-import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookModel,
+  INotebookTracker,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 import { UUID } from '@lumino/coreutils';
 
 import { requestCoda } from '../api';
+import { CoalescedSave } from './saver';
 
 /** Seconds a poll waits on the server for a command. */
 const WAIT_S = 25;
 /** After a failed poll (server restarting, network gone), try again this much later. */
 const RETRY_MS = 3000;
+/** Agent changes are saved once they pause this long (one save for a burst)... */
+const SAVE_QUIET_MS = 300;
+/** ...and at the latest this long after the first unsaved one. */
+const SAVE_MAX_DELAY_MS = 3000;
 
 /** A notebook-tool call the server hands to the page that holds the notebook. */
 interface ICommand {
@@ -31,13 +40,18 @@ type Result = Record<string, unknown>;
  */
 export class NotebookRelay {
   private readonly client = UUID.uuid4();
+  private readonly savers = new Map<NotebookPanel, CoalescedSave>();
 
   constructor(private readonly tracker: INotebookTracker) {
     // The server learns of a newly opened (or renamed) notebook at once,
     // not only with the next long poll.
     tracker.widgetAdded.connect((_, panel) => {
       panel.context.pathChanged.connect(() => void this.poll(0));
-      panel.disposed.connect(() => void this.poll(0));
+      panel.disposed.connect(() => {
+        this.savers.get(panel)?.dispose();
+        this.savers.delete(panel);
+        void this.poll(0);
+      });
       void this.poll(0);
     });
   }
@@ -128,7 +142,11 @@ export class NotebookRelay {
         const at = position(model, command);
         const id = model.cells.get(at).id;
         model.sharedModel.deleteCell(at);
-        return this.saved(panel, { cell_id: id, index: at, cells: model.cells.length });
+        return this.saved(panel, {
+          cell_id: id,
+          index: at,
+          cells: model.cells.length
+        });
       }
       case 'execute':
         return this.saved(panel, await execute(panel, model, command));
@@ -137,9 +155,27 @@ export class NotebookRelay {
     }
   }
 
-  /** The page saves what the agent changed, as it saves the user's own edits. */
+  /**
+   * The page saves what the agent changed, as it saves the user's own edits:
+   * soon, coalesced, and never before the reply (see `CoalescedSave`).
+   */
   private saved(panel: NotebookPanel, result: Result): Result {
-    void panel.context.save().catch(() => undefined);
+    let saver = this.savers.get(panel);
+    if (!saver) {
+      saver = new CoalescedSave(
+        async () => {
+          // Not skipped when the model looks clean: JupyterLab marks it clean
+          // when a save ends, even one that began before the latest change.
+          if (!panel.isDisposed) {
+            await panel.context.save();
+          }
+        },
+        SAVE_QUIET_MS,
+        SAVE_MAX_DELAY_MS
+      );
+      this.savers.set(panel, saver);
+    }
+    saver.request();
     return result;
   }
 }

@@ -10,18 +10,15 @@ import {
 import { Cell } from '@jupyterlab/cells';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, Notebook } from '@jupyterlab/notebook';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 
-import { AgentRegistry } from '../agents';
-import { ICodaAgents } from '../tokens';
+import { CommandIDs, ICodaAgents, TRANSLATION_DOMAIN } from '../tokens';
 import { SendContext, promptFor } from './prompt';
 import { chooseTarget, deliver } from './target';
-
-export namespace SendCommandIDs {
-  export const cells = 'coda:send-cells-to-agent';
-  export const files = 'coda:send-files-to-agent';
-  export const error = 'coda:send-error-to-agent';
-}
 
 const ERROR_OUTPUT =
   '.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]';
@@ -48,10 +45,13 @@ function clickedCell(app: JupyterFrontEnd, notebook: Notebook): Cell | null {
 
 /** The first error output of `cell`, as the kernel reported it. */
 function errorOf(cell: Cell): { ename: string; evalue: string } | null {
-  const outputs = (cell.model as { outputs?: { toJSON(): unknown[] } })
-    .outputs;
+  const outputs = (cell.model as { outputs?: { toJSON(): unknown[] } }).outputs;
   for (const output of outputs?.toJSON() ?? []) {
-    const value = output as { output_type?: string; ename?: string; evalue?: string };
+    const value = output as {
+      output_type?: string;
+      ename?: string;
+      evalue?: string;
+    };
     if (value.output_type === 'error') {
       return { ename: value.ename ?? 'Error', evalue: value.evalue ?? '' };
     }
@@ -69,15 +69,24 @@ export const sendToAgentPlugin: JupyterFrontEndPlugin<void> = {
   activate: activateSendToAgent
 };
 
+/** What each command sends: the context it names, or null when there is nothing to send. */
+interface ISendContexts {
+  cells(): SendContext | null;
+  error(): SendContext | null;
+  files(): SendContext | null;
+}
+
+// None of the send commands takes arguments: each reads the current selection.
+const NO_ARGS = { args: { type: 'object', properties: {} } };
+
 function activateSendToAgent(
   app: JupyterFrontEnd,
-  registry: AgentRegistry,
+  registry: ICodaAgents,
   notebooks: INotebookTracker | null,
   fileBrowser: IDefaultFileBrowser | null,
   translator: ITranslator | null
 ): void {
-  const trans = (translator ?? nullTranslator).load('coda_jupyter');
-
+  const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
   const send = async (context: SendContext | null): Promise<void> => {
     if (!context) {
       return;
@@ -88,75 +97,98 @@ function activateSendToAgent(
       await deliver(app, target, text);
     }
   };
-
-  const cellsContext = (): SendContext | null => {
-    const panel = notebooks?.currentWidget;
-    if (!panel) {
-      return null;
-    }
-    const cells = selectedCells(panel.content);
-    return cells.length
-      ? { kind: 'cells', path: panel.context.path, cells }
-      : null;
-  };
-
-  const errorContext = (): SendContext | null => {
-    const panel = notebooks?.currentWidget;
-    const cell = panel ? clickedCell(app, panel.content) : null;
-    const error = cell ? errorOf(cell) : null;
-    if (!panel || !cell || !error) {
-      return null;
-    }
-    const index = panel.content.widgets.indexOf(cell);
-    return {
-      kind: 'error',
-      path: panel.context.path,
-      cell: { id: cell.model.id, index },
-      ...error
-    };
-  };
-
-  const filesContext = (): SendContext | null => {
-    const paths = [...(fileBrowser?.selectedItems() ?? [])].map(
-      item => item.path
-    );
-    return paths.length ? { kind: 'files', paths } : null;
-  };
-
-  app.commands.addCommand(SendCommandIDs.cells, {
-    label: trans.__('Send to Agent…'),
-    caption: trans.__(
-      'Type a prompt naming the selected cells into an agent terminal'
-    ),
-    isEnabled: () => !!notebooks?.currentWidget,
-    execute: () => send(cellsContext())
-  });
-  app.commands.addCommand(SendCommandIDs.error, {
-    label: trans.__('Send Error to Agent…'),
-    caption: trans.__('Ask an agent to find the cause of this error and fix it'),
-    isEnabled: () => !!notebooks?.currentWidget,
-    execute: () => send(errorContext())
-  });
-  app.commands.addCommand(SendCommandIDs.files, {
-    label: trans.__('Send to Agent…'),
-    caption: trans.__('Type a prompt naming these files into an agent terminal'),
-    isEnabled: () => !!fileBrowser,
-    execute: () => send(filesContext())
-  });
-
+  const contexts = sendContexts(app, notebooks, fileBrowser);
+  addSendCommands(app, trans, send, contexts, notebooks, fileBrowser);
   app.contextMenu.addItem({
-    command: SendCommandIDs.error,
+    command: CommandIDs.sendErrorToAgent,
     selector: ERROR_OUTPUT,
     rank: 0
   });
   app.contextMenu.addItem({
-    command: SendCommandIDs.cells,
+    command: CommandIDs.sendCellsToAgent,
     selector: '.jp-Notebook .jp-Cell',
     rank: 12
   });
   app.contextMenu.addItem({
-    command: SendCommandIDs.files,
+    command: CommandIDs.sendFilesToAgent,
     selector: '.jp-DirListing-item[data-isdir]',
     rank: 12
+  });
+}
+
+function sendContexts(
+  app: JupyterFrontEnd,
+  notebooks: INotebookTracker | null,
+  fileBrowser: IDefaultFileBrowser | null
+): ISendContexts {
+  return {
+    cells: () => {
+      const panel = notebooks?.currentWidget;
+      if (!panel) {
+        return null;
+      }
+      const cells = selectedCells(panel.content);
+      return cells.length
+        ? { kind: 'cells', path: panel.context.path, cells }
+        : null;
+    },
+    error: () => {
+      const panel = notebooks?.currentWidget;
+      const cell = panel ? clickedCell(app, panel.content) : null;
+      const error = cell ? errorOf(cell) : null;
+      if (!panel || !cell || !error) {
+        return null;
+      }
+      const index = panel.content.widgets.indexOf(cell);
+      return {
+        kind: 'error',
+        path: panel.context.path,
+        cell: { id: cell.model.id, index },
+        ...error
+      };
+    },
+    files: () => {
+      const paths = [...(fileBrowser?.selectedItems() ?? [])].map(
+        item => item.path
+      );
+      return paths.length ? { kind: 'files', paths } : null;
+    }
+  };
+}
+
+function addSendCommands(
+  app: JupyterFrontEnd,
+  trans: TranslationBundle,
+  send: (context: SendContext | null) => Promise<void>,
+  contexts: ISendContexts,
+  notebooks: INotebookTracker | null,
+  fileBrowser: IDefaultFileBrowser | null
+): void {
+  app.commands.addCommand(CommandIDs.sendCellsToAgent, {
+    label: trans.__('Send to Agent…'),
+    caption: trans.__(
+      'Type a prompt naming the selected cells into an agent terminal'
+    ),
+    describedBy: NO_ARGS,
+    isEnabled: () => !!notebooks?.currentWidget,
+    execute: () => send(contexts.cells())
+  });
+  app.commands.addCommand(CommandIDs.sendErrorToAgent, {
+    label: trans.__('Send Error to Agent…'),
+    caption: trans.__(
+      'Ask an agent to find the cause of this error and fix it'
+    ),
+    describedBy: NO_ARGS,
+    isEnabled: () => !!notebooks?.currentWidget,
+    execute: () => send(contexts.error())
+  });
+  app.commands.addCommand(CommandIDs.sendFilesToAgent, {
+    label: trans.__('Send to Agent…'),
+    caption: trans.__(
+      'Type a prompt naming these files into an agent terminal'
+    ),
+    describedBy: NO_ARGS,
+    isEnabled: () => !!fileBrowser,
+    execute: () => send(contexts.files())
   });
 }

@@ -9,12 +9,10 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { AgentRegistry } from '../agents';
 import { AgentTerminalWidget } from '../terminals';
 import { Xterm, xtermOf } from '../terminal/xterm';
+import { CommandIDs, ICodaAgents } from '../tokens';
 
-/** The command that opens an agent terminal (index.ts) and returns its widget. */
-const OPEN_AGENT = 'coda:open-agent';
 /** A new agent is taken as ready once it has drawn something and then been quiet this long. */
 const QUIET_MS = 1000;
 /** Longest wait for a new agent to be ready before the text is pasted anyway. */
@@ -26,7 +24,9 @@ interface ITarget {
 }
 
 /** Agent terminals in the main area, the current one first. */
-export function openAgentTerminals(app: JupyterFrontEnd): AgentTerminalWidget[] {
+export function openAgentTerminals(
+  app: JupyterFrontEnd
+): AgentTerminalWidget[] {
   const all = [...app.shell.widgets('main')].filter(
     widget => !!widget.node.dataset.codaAgent
   ) as AgentTerminalWidget[];
@@ -69,7 +69,7 @@ class TargetChooser extends Widget implements Dialog.IBodyWidget<ITarget> {
 /** Ask which agent gets `text`; `null` when the user cancels or there is no agent. */
 export async function chooseTarget(
   app: JupyterFrontEnd,
-  registry: AgentRegistry,
+  registry: ICodaAgents,
   trans: TranslationBundle,
   text: string
 ): Promise<ITarget | null> {
@@ -145,7 +145,7 @@ export async function deliver(
   const fresh = !widget;
   if (!widget) {
     // A refusal (too many agents, low memory) is shown by the command itself.
-    widget = (await app.commands.execute(OPEN_AGENT, {
+    widget = (await app.commands.execute(CommandIDs.openAgent, {
       id: target.agentId
     })) as AgentTerminalWidget | undefined;
     if (!widget) {

@@ -1,17 +1,13 @@
-import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestCoda } from '../api';
+import { ServerPoll } from '../poll';
 
 export type StepStatus =
-  | 'pending'
-  | 'waiting'
-  | 'running'
-  | 'done'
-  | 'skipped'
-  | 'failed';
+  'pending' | 'waiting' | 'running' | 'done' | 'skipped' | 'failed';
 
-export type OverallStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed';
+export type OverallStatus =
+  'pending' | 'running' | 'waiting' | 'done' | 'failed';
 
 /** One step of `GET coda/api/setup`. */
 export interface ISetupStep {
@@ -55,13 +51,14 @@ export class SetupModel {
   private _error: string | null = null;
   private _changed = new Signal<this, void>(this);
   private _stepFinished = new Signal<this, ISetupStep>(this);
-  private _poll: Poll;
+  private _poll: ServerPoll;
 
   constructor() {
-    this._poll = new Poll({
-      factory: () => this._fetch(),
-      frequency: { interval: BUSY_MS, backoff: true, max: 30000 },
-      name: 'coda-jupyter:setup'
+    this._poll = new ServerPoll({
+      name: 'setup',
+      interval: BUSY_MS,
+      max: 30000,
+      request: () => this._fetch()
     });
   }
 
@@ -119,11 +116,7 @@ export class SetupModel {
     const busy =
       this._snapshot?.status === 'running' ||
       this._snapshot?.status === 'pending';
-    this._poll.frequency = {
-      interval: busy ? BUSY_MS : IDLE_MS,
-      backoff: true,
-      max: 30000
-    };
+    this._poll.interval = busy ? BUSY_MS : IDLE_MS;
     this._changed.emit();
   }
 
@@ -133,7 +126,11 @@ export class SetupModel {
     );
     for (const step of next.steps) {
       const previous = before.get(step.id);
-      if (step.status === 'done' && previous !== undefined && previous !== 'done') {
+      if (
+        step.status === 'done' &&
+        previous !== undefined &&
+        previous !== 'done'
+      ) {
         this._stepFinished.emit(step);
       }
     }

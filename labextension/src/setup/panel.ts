@@ -1,17 +1,18 @@
 import { Notification } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { element } from '../dom';
-import { AgentRegistry } from '../agents';
+import { ICodaAgents, PanelIDs } from '../tokens';
 import { ISetupStep, SetupModel, toEpochSeconds } from './model';
 import { ServicesView } from './services';
 
-function formatSeconds(seconds: number): string {
+function formatSeconds(seconds: number, trans: TranslationBundle): string {
   if (seconds < 60) {
-    return `${seconds.toFixed(1)} s`;
+    return trans.__('%1 s', seconds.toFixed(1));
   }
   const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+  return trans.__('%1 min %2 s', minutes, Math.round(seconds - minutes * 60));
 }
 
 /**
@@ -22,19 +23,29 @@ export class AgentsPanel extends Widget {
   private _agentsList = element('ul', 'coda-AgentsPanel-agents');
   private _header = element('div', 'coda-AgentsPanel-header');
   private _steps = element('ul', 'coda-AgentsPanel-steps');
-  private _services = new ServicesView();
+  private _services: ServicesView;
   private _ticker = 0;
 
   constructor(
     private _model: SetupModel,
-    private _registry: AgentRegistry
+    private _registry: ICodaAgents,
+    private _trans: TranslationBundle
   ) {
     super();
-    this.id = 'coda-agents-panel';
+    this.id = PanelIDs.agents;
     this.addClass('coda-AgentsPanel');
-    this.title.caption = 'Coding agents: setup and status';
-    const agentsTitle = element('h3', 'coda-AgentsPanel-title', 'Agents');
-    const stepsTitle = element('h3', 'coda-AgentsPanel-title', 'Setup');
+    this.title.caption = _trans.__('Coding agents: setup and status');
+    this._services = new ServicesView(_trans);
+    const agentsTitle = element(
+      'h3',
+      'coda-AgentsPanel-title',
+      _trans.__('Agents')
+    );
+    const stepsTitle = element(
+      'h3',
+      'coda-AgentsPanel-title',
+      _trans.__('Setup')
+    );
     this.node.append(
       agentsTitle,
       this._agentsList,
@@ -66,7 +77,9 @@ export class AgentsPanel extends Widget {
           element(
             'span',
             'coda-AgentsPanel-agentVersion',
-            agent.installed ? (agent.version ?? 'installed') : 'not installed'
+            agent.installed
+              ? (agent.version ?? this._trans.__('installed'))
+              : this._trans.__('not installed')
           )
         );
         return item;
@@ -79,8 +92,8 @@ export class AgentsPanel extends Widget {
     window.clearInterval(this._ticker);
     if (!snapshot) {
       this._header.textContent = this._model.error
-        ? `Setup status unavailable: ${this._model.error}`
-        : 'Loading…';
+        ? this._trans.__('Setup status unavailable: %1', this._model.error)
+        : this._trans.__('Loading…');
       return;
     }
     const { finished, total } = this._model.counts;
@@ -93,11 +106,17 @@ export class AgentsPanel extends Widget {
     );
     this._header.dataset.status = snapshot.status;
     if (snapshot.steps.some(step => step.status === 'failed')) {
-      const retryAll = element('button', 'jp-Button jp-mod-styled jp-mod-reject', 'Retry failed');
+      const retryAll = element(
+        'button',
+        'jp-Button jp-mod-styled jp-mod-reject',
+        this._trans.__('Retry failed')
+      );
       retryAll.addEventListener('click', () => void this._retry());
       this._header.append(retryAll);
     }
-    this._steps.replaceChildren(...snapshot.steps.map(step => this._stepNode(step)));
+    this._steps.replaceChildren(
+      ...snapshot.steps.map(step => this._stepNode(step))
+    );
     if (snapshot.steps.some(step => step.status === 'running')) {
       // Elapsed times tick between polls.
       this._ticker = window.setInterval(() => this._tick(), 1000);
@@ -110,24 +129,39 @@ export class AgentsPanel extends Widget {
     item.dataset.status = step.status;
     const row = element('div', 'coda-AgentsPanel-stepRow');
     row.append(
-      element('span', `coda-AgentsPanel-badge coda-mod-${step.status}`, step.status),
+      element(
+        'span',
+        `coda-AgentsPanel-badge coda-mod-${step.status}`,
+        step.status
+      ),
       element('span', 'coda-AgentsPanel-stepLabel', step.label),
       element('span', 'coda-AgentsPanel-elapsed', this._elapsed(step))
     );
     item.append(row);
-    if (step.status === 'waiting' || step.status === 'skipped' || step.status === 'failed') {
+    if (
+      step.status === 'waiting' ||
+      step.status === 'skipped' ||
+      step.status === 'failed'
+    ) {
       if (step.error) {
         item.append(element('div', 'coda-AgentsPanel-error', step.error));
       }
     }
     if (step.status === 'failed') {
-      const retry = element('button', 'jp-Button jp-mod-styled jp-mod-accept', 'Retry');
+      const retry = element(
+        'button',
+        'jp-Button jp-mod-styled jp-mod-accept',
+        this._trans.__('Retry')
+      );
       retry.addEventListener('click', () => void this._retry(step.id));
       item.append(retry);
     }
     if (step.log_tail) {
       const details = element('details', 'coda-AgentsPanel-log');
-      details.append(element('summary', '', 'Log'), element('pre', '', step.log_tail));
+      details.append(
+        element('summary', '', this._trans.__('Log')),
+        element('pre', '', step.log_tail)
+      );
       item.append(details);
     }
     return item;
@@ -135,11 +169,14 @@ export class AgentsPanel extends Widget {
 
   private _elapsed(step: ISetupStep): string {
     if (step.duration_s !== null && step.status !== 'running') {
-      return formatSeconds(step.duration_s);
+      return formatSeconds(step.duration_s, this._trans);
     }
     const started = toEpochSeconds(step.started_at);
     if (step.status === 'running' && started !== null) {
-      return formatSeconds(Math.max(0, Date.now() / 1000 - started));
+      return formatSeconds(
+        Math.max(0, Date.now() / 1000 - started),
+        this._trans
+      );
     }
     return '';
   }
@@ -162,9 +199,12 @@ export class AgentsPanel extends Widget {
     try {
       await this._model.retry(step);
     } catch (error) {
-      Notification.error(`Retry failed: ${(error as Error).message}`, {
-        autoClose: 6000
-      });
+      Notification.error(
+        this._trans.__('Retry failed: %1', (error as Error).message),
+        {
+          autoClose: 6000
+        }
+      );
     }
   }
 }

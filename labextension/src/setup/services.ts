@@ -1,7 +1,8 @@
-import { Poll } from '@lumino/polling';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { requestCoda } from '../api';
 import { element } from '../dom';
+import { ServerPoll } from '../poll';
 
 interface IGatewayStatus {
   running: boolean;
@@ -38,19 +39,26 @@ export class ServicesView {
   readonly node = document.createElement('div');
   private _gateway = document.createElement('div');
   private _sync = document.createElement('div');
-  private _poll: Poll;
+  private _poll: ServerPoll;
 
-  constructor() {
+  constructor(private _trans: TranslationBundle) {
     this.node.className = 'coda-ServicesView';
-    const gatewayTitle = line('coda-AgentsPanel-title', 'Model gateway');
-    const syncTitle = line('coda-AgentsPanel-title', 'Workspace sync');
+    const gatewayTitle = line(
+      'coda-AgentsPanel-title',
+      _trans.__('Model gateway')
+    );
+    const syncTitle = line(
+      'coda-AgentsPanel-title',
+      _trans.__('Workspace sync')
+    );
     this._gateway.className = 'coda-ServicesView-gateway';
     this._sync.className = 'coda-ServicesView-sync';
     this.node.append(gatewayTitle, this._gateway, syncTitle, this._sync);
-    this._poll = new Poll({
-      factory: () => this._fetch(),
-      frequency: { interval: 10000, backoff: true, max: 60000 },
-      name: 'coda-jupyter:services'
+    this._poll = new ServerPoll({
+      name: 'services',
+      interval: 10000,
+      max: 60000,
+      request: () => this._fetch()
     });
   }
 
@@ -68,22 +76,45 @@ export class ServicesView {
   }
 
   private _renderGateway(status: IGatewayStatus | null): void {
+    const trans = this._trans;
     if (!status) {
-      this._gateway.replaceChildren(line('coda-AgentsPanel-error', 'Gateway status unavailable'));
+      this._gateway.replaceChildren(
+        line('coda-AgentsPanel-error', trans.__('Gateway status unavailable'))
+      );
       return;
     }
+    const kind =
+      status.upstream_kind === 'ai-gateway'
+        ? trans.__('AI Gateway')
+        : trans.__('serving endpoints');
     const upstream = status.upstream_base
-      ? `${status.upstream_kind === 'ai-gateway' ? 'AI Gateway' : 'serving endpoints'}: ${status.upstream_base}`
-      : 'no upstream yet (needs Databricks credentials)';
+      ? `${kind}: ${status.upstream_base}`
+      : trans.__('no upstream yet (needs Databricks credentials)');
     const rows = [
-      line('', status.running ? `listening on 127.0.0.1:${status.port}` : 'not running'),
+      line(
+        '',
+        status.running
+          ? trans.__('listening on 127.0.0.1:%1', String(status.port))
+          : trans.__('not running')
+      ),
       line('', upstream),
-      line('', `${status.requests_served} requests, ${status.errors} errors`)
+      line(
+        '',
+        trans.__(
+          '%1 requests, %2 errors',
+          status.requests_served,
+          status.errors
+        )
+      )
     ];
     if (status.last_error) {
       const error = status.last_error;
+      const detail = `${error.status ?? ''} ${error.route ?? ''} ${error.message ?? ''}`;
       rows.push(
-        line('coda-AgentsPanel-error', `last error: ${error.status ?? ''} ${error.route ?? ''} ${error.message ?? ''}`.trim())
+        line(
+          'coda-AgentsPanel-error',
+          trans.__('last error: %1', detail.trim()).trim()
+        )
       );
     }
     this._gateway.dataset.running = String(status.running);
@@ -91,19 +122,30 @@ export class ServicesView {
   }
 
   private _renderSync(status: ISyncStatus | null): void {
+    const trans = this._trans;
     if (!status) {
-      this._sync.replaceChildren(line('coda-AgentsPanel-error', 'Sync status unavailable'));
+      this._sync.replaceChildren(
+        line('coda-AgentsPanel-error', trans.__('Sync status unavailable'))
+      );
       return;
     }
     if (!status.repos.length) {
       this._sync.replaceChildren(
-        line('', 'Commits in ~/projects/<name> are uploaded to your workspace. Nothing synced yet.')
+        line(
+          '',
+          trans.__(
+            'Commits in ~/projects/<name> are uploaded to your workspace. Nothing synced yet.'
+          )
+        )
       );
       return;
     }
     this._sync.replaceChildren(
       ...status.repos.map(repo => {
-        const item = line('coda-ServicesView-repo', `${repo.name}: ${repo.state}`);
+        const item = line(
+          'coda-ServicesView-repo',
+          `${repo.name}: ${repo.state}`
+        );
         item.dataset.repo = repo.name;
         item.dataset.state = repo.state;
         if (repo.last_error) {
@@ -111,7 +153,10 @@ export class ServicesView {
         }
         return item;
       }),
-      line('coda-AgentsPanel-agentVersion', `log: ${status.log_file}`)
+      line(
+        'coda-AgentsPanel-agentVersion',
+        trans.__('log: %1', status.log_file)
+      )
     );
   }
 }

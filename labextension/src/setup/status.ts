@@ -1,3 +1,4 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { SetupModel } from './model';
@@ -6,11 +7,14 @@ import { SetupModel } from './model';
 export class SetupStatusItem extends Widget {
   constructor(
     private _model: SetupModel,
+    private _trans: TranslationBundle,
     onClick: () => void
   ) {
     super();
     this.addClass('coda-SetupStatus');
-    this.node.title = 'Coding agents setup: click to open the Agents panel';
+    this.node.title = _trans.__(
+      'Coding agents setup: click to open the Agents panel'
+    );
     this.node.addEventListener('click', onClick);
     _model.changed.connect(this._render, this);
     this._render();
@@ -29,7 +33,12 @@ export class SetupStatusItem extends Widget {
     } else if (snapshot.status === 'waiting') {
       suffix = '⏸';
     }
-    this.node.textContent = `Agents ${finished}/${total} ${suffix}`;
+    this.node.textContent = this._trans.__(
+      'Agents %1/%2 %3',
+      finished,
+      total,
+      suffix
+    );
     this.node.dataset.status = snapshot?.status ?? 'unknown';
   }
 }

@@ -1,8 +1,10 @@
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { IAgentInfo } from '../agents';
 import { requestCoda } from '../api';
 import { ICredentialStatus } from '../credentials/model';
+import type { IAgentInfo } from '../tokens';
 
 export interface IClientConfig {
   client: string;
@@ -15,7 +17,8 @@ const URL_PLACEHOLDER = '__MCP_URL__';
 
 /** This server's MCP endpoint as a browser sees it (the base URL is already absolute). */
 export function mcpUrl(): string {
-  return URLExt.join(PageConfig.getBaseUrl(), 'api', 'coda', 'mcp');
+  const { baseUrl } = ServerConnection.makeSettings();
+  return URLExt.join(baseUrl, 'api', 'coda', 'mcp');
 }
 
 /**
@@ -25,15 +28,28 @@ export function mcpUrl(): string {
  * from the client's environment (JUPYTER_TOKEN), and the bridge variant uses
  * Databricks OAuth instead.
  */
-export async function clientConfigs(url: string): Promise<{ how: string; configs: IClientConfig[] }> {
+export async function clientConfigs(
+  url: string,
+  trans: TranslationBundle
+): Promise<{ how: string; configs: IClientConfig[] }> {
   const credentials = await requestCoda<ICredentialStatus>('api/credentials');
   if (credentials.mode === 'apps') {
     // Through the Databricks Apps proxy only a Databricks OAuth token gets in
     // (the Jupyter token never crosses it), and agents in this app's own
     // terminals are connected already: the bridge is what works from outside.
     return {
-      how: 'From your computer, the Apps proxy accepts a Databricks OAuth token: coda-bridge gets one from your CLI profile.',
-      configs: [bridgeConfig(url, 'From your computer, through the Apps proxy, with your CLI profile')]
+      how: trans.__(
+        'From your computer, the Apps proxy accepts a Databricks OAuth token: coda-bridge gets one from your CLI profile.'
+      ),
+      configs: [
+        bridgeConfig(
+          url,
+          trans,
+          trans.__(
+            'From your computer, through the Apps proxy, with your CLI profile'
+          )
+        )
+      ]
     };
   }
   const agents = await requestCoda<IAgentInfo[]>('api/agents');
@@ -41,18 +57,37 @@ export async function clientConfigs(url: string): Promise<{ how: string; configs
   for (const agent of agents) {
     if (agent.mcp_client) {
       const { where, snippet } = agent.mcp_client;
-      served.push({ client: agent.label, where, snippet: snippet.split(URL_PLACEHOLDER).join(url) });
+      served.push({
+        client: agent.label,
+        where,
+        snippet: snippet.split(URL_PLACEHOLDER).join(url)
+      });
     }
   }
   return {
-    how: "Elsewhere, put this server's token in JUPYTER_TOKEN on the client side; it is never shown here.",
-    configs: [...served, bridgeConfig(url, 'MCP client config (Databricks OAuth through your CLI profile)')]
+    how: trans.__(
+      "Elsewhere, put this server's token in JUPYTER_TOKEN on the client side; it is never shown here."
+    ),
+    configs: [
+      ...served,
+      bridgeConfig(
+        url,
+        trans,
+        trans.__(
+          'MCP client config (Databricks OAuth through your CLI profile)'
+        )
+      )
+    ]
   };
 }
 
-function bridgeConfig(url: string, where: string): IClientConfig {
+function bridgeConfig(
+  url: string,
+  trans: TranslationBundle,
+  where: string
+): IClientConfig {
   return {
-    client: 'Any stdio client (coda-bridge)',
+    client: trans.__('Any stdio client (coda-bridge)'),
     where,
     snippet: JSON.stringify(
       {

@@ -1,7 +1,12 @@
-import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestCoda, requestCodaText } from '../api';
+import { ServerPoll } from '../poll';
+
+/** The terminal of a background task is named after it (tasks/runner.py). */
+export function taskTerminal(taskId: string): string {
+  return `task_${taskId}`;
+}
 
 /** One entry of `GET coda/api/tasks`. */
 export interface ITaskEntry {
@@ -40,14 +45,15 @@ export class TasksModel {
   private _list: ITaskList | null = null;
   private _error: string | null = null;
   private _changed = new Signal<this, void>(this);
-  private _poll: Poll;
+  private _poll: ServerPoll;
   private _visible = false;
 
   constructor() {
-    this._poll = new Poll({
-      factory: () => this._fetch(),
-      frequency: { interval: IDLE_MS, backoff: true, max: 60000 },
-      name: 'coda-jupyter:tasks'
+    this._poll = new ServerPoll({
+      name: 'tasks',
+      interval: IDLE_MS,
+      max: 60000,
+      request: () => this._fetch()
     });
   }
 
@@ -100,11 +106,7 @@ export class TasksModel {
       this._error = (error as Error).message;
     }
     const busy = this._list?.tasks.some(task => task.status === 'running');
-    this._poll.frequency = {
-      interval: busy ? BUSY_MS : this._visible ? VISIBLE_MS : IDLE_MS,
-      backoff: true,
-      max: 60000
-    };
+    this._poll.interval = busy ? BUSY_MS : this._visible ? VISIBLE_MS : IDLE_MS;
     this._changed.emit();
   }
 }

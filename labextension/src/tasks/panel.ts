@@ -4,23 +4,33 @@ import { Widget } from '@lumino/widgets';
 
 import type { IAttentionState } from '../attention/model';
 import { element } from '../dom';
-import type { IAttention } from '../tokens';
+import { IAttention, PanelIDs } from '../tokens';
 import { clientConfigs, IClientConfig, mcpUrl } from './clients';
-import { ITaskEntry, TasksModel } from './model';
+import { ITaskEntry, TasksModel, taskTerminal } from './model';
 
-function button(label: string, onClick: () => void, title = ''): HTMLButtonElement {
-  const node = element('button', 'jp-Button jp-mod-styled coda-TasksPanel-action', label);
+function button(
+  label: string,
+  onClick: () => void,
+  title = ''
+): HTMLButtonElement {
+  const node = element(
+    'button',
+    'jp-Button jp-mod-styled coda-TasksPanel-action',
+    label
+  );
   node.title = title;
   node.addEventListener('click', onClick);
   return node;
 }
 
-function elapsed(seconds: number): string {
+function elapsed(seconds: number, trans: TranslationBundle): string {
   if (seconds < 60) {
-    return `${Math.round(seconds)} s`;
+    return trans.__('%1 s', Math.round(seconds));
   }
   const minutes = Math.floor(seconds / 60);
-  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return minutes < 60
+    ? trans.__('%1 min', minutes)
+    : trans.__('%1 h %2 min', Math.floor(minutes / 60), minutes % 60);
 }
 
 export interface ITaskActions {
@@ -30,9 +40,19 @@ export interface ITaskActions {
   attention: IAttention | null;
 }
 
-async function showText(title: string, text: string): Promise<void> {
-  const body = new Widget({ node: element('pre', 'coda-TasksPanel-text', text) });
-  await showDialog({ title, body, buttons: [Dialog.okButton({ label: 'Close' })] });
+async function showText(
+  title: string,
+  text: string,
+  trans: TranslationBundle
+): Promise<void> {
+  const body = new Widget({
+    node: element('pre', 'coda-TasksPanel-text', text)
+  });
+  await showDialog({
+    title,
+    body,
+    buttons: [Dialog.okButton({ label: trans.__('Close') })]
+  });
 }
 
 /**
@@ -51,11 +71,13 @@ export class TasksPanel extends Widget {
     private _actions: ITaskActions
   ) {
     super();
-    this.id = 'coda-tasks-panel';
+    this.id = PanelIDs.tasks;
     this.addClass('coda-TasksPanel');
-    this.title.caption = 'Agent tasks (background tasks submitted over MCP)';
+    this.title.caption = _trans.__(
+      'Agent tasks (background tasks submitted over MCP)'
+    );
     this.node.append(
-      element('h3', 'coda-AgentsPanel-title', 'Agent tasks'),
+      element('h3', 'coda-AgentsPanel-title', _trans.__('Agent tasks')),
       this._attention,
       this._header,
       this._list,
@@ -79,16 +101,22 @@ export class TasksPanel extends Widget {
   }
 
   private _attentionLabel(state: IAttentionState): string {
-    return state.kind === 'done' ? this._trans.__('done') : this._trans.__('needs input');
+    return state.kind === 'done'
+      ? this._trans.__('done')
+      : this._trans.__('needs input');
   }
 
   private _renderAttention(): void {
     const attention = this._actions.attention;
     const taskTerminals = new Set(
-      (this._model.list?.tasks ?? []).map(task => task.terminal ?? `task_${task.task_id}`)
+      (this._model.list?.tasks ?? []).map(
+        task => task.terminal ?? taskTerminal(task.task_id)
+      )
     );
     const states = attention
-      ? [...attention.model.states.values()].filter(s => !taskTerminals.has(s.terminal))
+      ? [...attention.model.states.values()].filter(
+          s => !taskTerminals.has(s.terminal)
+        )
       : [];
     this._attention.replaceChildren(
       ...states.map(state => {
@@ -96,8 +124,16 @@ export class TasksPanel extends Widget {
         item.dataset.attentionTerminal = state.terminal;
         item.dataset.attention = state.kind;
         item.append(
-          element('span', `coda-AgentsPanel-badge coda-mod-${state.kind}`, this._attentionLabel(state)),
-          element('span', 'coda-TasksPanel-agent', state.title || state.terminal),
+          element(
+            'span',
+            `coda-AgentsPanel-badge coda-mod-${state.kind}`,
+            this._attentionLabel(state)
+          ),
+          element(
+            'span',
+            'coda-TasksPanel-agent',
+            state.title || state.terminal
+          ),
           button(
             this._trans.__('Show'),
             () => {
@@ -120,16 +156,19 @@ export class TasksPanel extends Widget {
     const list = this._model.list;
     if (!list) {
       this._header.textContent = this._model.error
-        ? `Tasks unavailable: ${this._model.error}`
-        : 'Loading…';
+        ? this._trans.__('Tasks unavailable: %1', this._model.error)
+        : this._trans.__('Loading…');
       return;
     }
     const counts = Object.entries(list.counts)
       .map(([status, count]) => `${count} ${status}`)
       .join(' · ');
     this._header.textContent = counts
-      ? `${counts} (last ${list.retention_hours} h)`
-      : `No tasks in the last ${list.retention_hours} h. Submit one with the coda_run MCP tool.`;
+      ? this._trans.__('%1 (last %2 h)', counts, list.retention_hours)
+      : this._trans.__(
+          'No tasks in the last %1 h. Submit one with the coda_run MCP tool.',
+          list.retention_hours
+        );
     this._list.replaceChildren(...list.tasks.map(task => this._taskNode(task)));
   }
 
@@ -139,63 +178,109 @@ export class TasksPanel extends Widget {
     item.dataset.status = task.status;
     const row = element('div', 'coda-AgentsPanel-stepRow');
     row.append(
-      element('span', `coda-AgentsPanel-badge coda-mod-${task.status === 'completed' ? 'done' : task.status}`, task.status),
+      element(
+        'span',
+        `coda-AgentsPanel-badge coda-mod-${task.status === 'completed' ? 'done' : task.status}`,
+        task.status
+      ),
       element('span', 'coda-TasksPanel-agent', task.agent),
-      element('span', 'coda-AgentsPanel-elapsed', elapsed(task.elapsed_s))
+      element(
+        'span',
+        'coda-AgentsPanel-elapsed',
+        elapsed(task.elapsed_s, this._trans)
+      )
     );
-    const called = this._attentionFor(task.terminal ?? `task_${task.task_id}`);
+    const called = this._attentionFor(
+      task.terminal ?? taskTerminal(task.task_id)
+    );
     if (called) {
       item.dataset.attention = called.kind;
       row.append(
-        element('span', `coda-AgentsPanel-badge coda-mod-${called.kind} coda-TasksPanel-attentionBadge`, this._attentionLabel(called))
+        element(
+          'span',
+          `coda-AgentsPanel-badge coda-mod-${called.kind} coda-TasksPanel-attentionBadge`,
+          this._attentionLabel(called)
+        )
       );
     }
-    item.append(row, element('div', 'coda-TasksPanel-prompt', task.prompt_summary));
+    item.append(
+      row,
+      element('div', 'coda-TasksPanel-prompt', task.prompt_summary)
+    );
     const note = task.status === 'running' ? task.progress : task.summary;
     if (note) {
       item.append(element('div', 'coda-TasksPanel-note', note));
     }
-    const actions = element('div', 'coda-TasksPanel-actions');
-    if (task.terminal && task.status === 'running') {
-      actions.append(
-        button('Terminal', () => this._openTerminal(task), 'Watch or step in: open the task terminal')
-      );
-    }
-    actions.append(
-      button('Transcript', () => this._showTranscript(task), 'Read what the agent printed'),
-      button('Result', () => void this._showResult(task))
-    );
-    if (task.status === 'running') {
-      actions.append(button('Cancel', () => void this._cancel(task), 'Stop the task and its processes'));
-    }
-    item.append(actions);
+    item.append(this._actionsNode(task));
     return item;
   }
 
-  private _openTerminal(task: ITaskEntry): void {
-    this._actions.openTask(task.task_id);
-  }
-
-  /** The same read-only view a finished task's lab_url opens. */
-  private _showTranscript(task: ITaskEntry): void {
-    this._actions.openTranscript(task.task_id);
+  private _actionsNode(task: ITaskEntry): HTMLElement {
+    const trans = this._trans;
+    const actions = element('div', 'coda-TasksPanel-actions');
+    if (task.terminal && task.status === 'running') {
+      actions.append(
+        button(
+          trans.__('Terminal'),
+          () => this._actions.openTask(task.task_id),
+          trans.__('Watch or step in: open the task terminal')
+        )
+      );
+    }
+    actions.append(
+      // The same read-only view a finished task's lab_url opens.
+      button(
+        trans.__('Transcript'),
+        () => this._actions.openTranscript(task.task_id),
+        trans.__('Read what the agent printed')
+      ),
+      button(trans.__('Result'), () => void this._showResult(task))
+    );
+    if (task.status === 'running') {
+      actions.append(
+        button(
+          trans.__('Cancel'),
+          () => void this._cancel(task),
+          trans.__('Stop the task and its processes')
+        )
+      );
+    }
+    return actions;
   }
 
   private async _showResult(task: ITaskEntry): Promise<void> {
+    const trans = this._trans;
     try {
       const detail = await this._model.detail(task.task_id);
-      const result = detail.result ?? { status: task.status, message: 'No result yet.' };
-      await showText(`Result of task ${task.task_id}`, JSON.stringify(result, null, 2));
+      const result = detail.result ?? {
+        status: task.status,
+        message: trans.__('No result yet.')
+      };
+      await showText(
+        trans.__('Result of task %1', task.task_id),
+        JSON.stringify(result, null, 2),
+        trans
+      );
     } catch (error) {
-      Notification.error(`Result unavailable: ${(error as Error).message}`);
+      Notification.error(
+        trans.__('Result unavailable: %1', (error as Error).message)
+      );
     }
   }
 
   private async _cancel(task: ITaskEntry): Promise<void> {
+    const trans = this._trans;
     const answer = await showDialog({
-      title: 'Cancel task?',
-      body: `Stop task ${task.task_id} (${task.agent}) and every process it started?`,
-      buttons: [Dialog.cancelButton({ label: 'Keep running' }), Dialog.warnButton({ label: 'Cancel task' })]
+      title: trans.__('Cancel task?'),
+      body: trans.__(
+        'Stop task %1 (%2) and every process it started?',
+        task.task_id,
+        task.agent
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Keep running') }),
+        Dialog.warnButton({ label: trans.__('Cancel task') })
+      ]
     });
     if (!answer.button.accept) {
       return;
@@ -203,38 +288,66 @@ export class TasksPanel extends Widget {
     try {
       await this._model.cancel(task.task_id);
     } catch (error) {
-      Notification.error(`Could not cancel: ${(error as Error).message}`);
+      Notification.error(
+        trans.__('Could not cancel: %1', (error as Error).message)
+      );
     }
   }
 
   private _clientsNode(): HTMLElement {
+    const trans = this._trans;
     const section = element('details', 'coda-TasksPanel-clients');
-    section.append(element('summary', '', 'Connect an MCP client to this server'));
+    section.append(
+      element('summary', '', trans.__('Connect an MCP client to this server'))
+    );
     const url = mcpUrl();
-    const hint = element('p', 'coda-TasksPanel-hint', `Endpoint: ${url}.`);
+    const hint = element(
+      'p',
+      'coda-TasksPanel-hint',
+      trans.__('Endpoint: %1.', url)
+    );
     section.append(hint);
-    void clientConfigs(url).then(
+    void clientConfigs(url, trans).then(
       ({ how, configs }) => {
-        hint.textContent = `Endpoint: ${url}. Agents started in this server's terminals are connected already. ${how}`;
+        hint.textContent = trans.__(
+          "Endpoint: %1. Agents started in this server's terminals are connected already. %2",
+          url,
+          how
+        );
         section.append(...configs.map(config => this._clientNode(config)));
       },
       (error: Error) =>
-        section.append(element('p', 'coda-TasksPanel-hint', `Client configs unavailable: ${error.message}`))
+        section.append(
+          element(
+            'p',
+            'coda-TasksPanel-hint',
+            trans.__('Client configs unavailable: %1', error.message)
+          )
+        )
     );
     return section;
   }
 
   private _clientNode(config: IClientConfig): HTMLElement {
+    const trans = this._trans;
     const block = element('div', 'coda-TasksPanel-client');
     block.dataset.client = config.client;
-    const copy = button('Copy', () => {
+    const copy = button(trans.__('Copy'), () => {
       void navigator.clipboard.writeText(config.snippet).then(
-        () => Notification.success(`${config.client} config copied`, { autoClose: 2000 }),
-        () => Notification.warning('The browser refused clipboard access')
+        () =>
+          Notification.success(trans.__('%1 config copied', config.client), {
+            autoClose: 2000
+          }),
+        () =>
+          Notification.warning(trans.__('The browser refused clipboard access'))
       );
     });
     block.append(
-      element('div', 'coda-TasksPanel-clientTitle', `${config.client} — ${config.where}`),
+      element(
+        'div',
+        'coda-TasksPanel-clientTitle',
+        `${config.client} — ${config.where}`
+      ),
       element('pre', 'coda-TasksPanel-snippet', config.snippet),
       copy
     );

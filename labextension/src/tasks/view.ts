@@ -9,6 +9,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { element } from '../dom';
+import { ServerPoll } from '../poll';
 import { TasksModel } from './model';
 
 // While the task still runs, its transcript grows.
@@ -17,7 +18,7 @@ const RUNNING_REFRESH_MS = 2000;
 export class TranscriptView extends Widget {
   private _header = element('div', 'coda-TranscriptView-header');
   private _text = element('pre', 'coda-TranscriptView-text');
-  private _timer: ReturnType<typeof setTimeout> | undefined;
+  private _poll: ServerPoll;
 
   constructor(
     readonly taskId: string,
@@ -28,15 +29,25 @@ export class TranscriptView extends Widget {
     this.addClass('coda-TranscriptView');
     this.node.dataset.codaTranscript = taskId;
     this.node.append(this._header, this._text);
-    this._header.textContent = _trans.__('Loading the transcript of task %1…', taskId);
-    void this.load();
+    this._header.textContent = _trans.__(
+      'Loading the transcript of task %1…',
+      taskId
+    );
+    // Polls while the task runs, and stops once it has ended or is unavailable.
+    this._poll = new ServerPoll({
+      name: `transcript-${taskId}`,
+      interval: RUNNING_REFRESH_MS,
+      max: 30000,
+      request: () => this._load()
+    });
   }
 
-  async load(): Promise<void> {
-    clearTimeout(this._timer);
-    if (this.isDisposed) {
-      return;
-    }
+  dispose(): void {
+    this._poll.dispose();
+    super.dispose();
+  }
+
+  private async _load(): Promise<void> {
     try {
       const [detail, text] = await Promise.all([
         this._model.detail(this.taskId),
@@ -50,9 +61,10 @@ export class TranscriptView extends Widget {
         String(detail.agent ?? ''),
         status
       );
-      this._text.textContent = text || this._trans.__('(the agent printed nothing)');
-      if (status === 'running') {
-        this._timer = setTimeout(() => void this.load(), RUNNING_REFRESH_MS);
+      this._text.textContent =
+        text || this._trans.__('(the agent printed nothing)');
+      if (status !== 'running') {
+        this._poll.dispose();
       }
     } catch (error) {
       this.node.dataset.status = 'unavailable';
@@ -61,12 +73,8 @@ export class TranscriptView extends Widget {
         this.taskId,
         (error as Error).message
       );
+      this._poll.dispose();
     }
-  }
-
-  dispose(): void {
-    clearTimeout(this._timer);
-    super.dispose();
   }
 }
 
@@ -79,7 +87,10 @@ export function transcriptWidget(
   const widget = new MainAreaWidget({ content });
   widget.id = `coda-task-transcript-${taskId}`;
   widget.title.label = trans.__('Transcript task_%1', taskId);
-  widget.title.caption = trans.__('Read-only transcript of background task %1', taskId);
+  widget.title.caption = trans.__(
+    'Read-only transcript of background task %1',
+    taskId
+  );
   widget.title.closable = true;
   return widget;
 }

@@ -47,13 +47,20 @@ const ClipboardAddonWithCodec = ClipboardAddon as unknown as new (
   provider: IClipboardProvider
 ) => ClipboardAddon;
 
-const loaded = new WeakSet<Xterm>();
+/** Loads the addons into each xterm once, however often it is handed over. */
+export class AddonLoader {
+  private readonly _loaded = new WeakSet<Xterm>();
 
-export function loadAddons(term: Xterm, options: IAddonOptions): void {
-  if (loaded.has(term)) {
-    return;
+  load(term: Xterm, options: IAddonOptions): void {
+    if (this._loaded.has(term)) {
+      return;
+    }
+    this._loaded.add(term);
+    loadAddons(term, options);
   }
-  loaded.add(term);
+}
+
+function loadAddons(term: Xterm, options: IAddonOptions): void {
   if (options.osc52Clipboard) {
     safely(() =>
       term.loadAddon(

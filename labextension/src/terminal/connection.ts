@@ -13,8 +13,9 @@
  */
 import type { ITerminal } from '@jupyterlab/terminal';
 import type { Terminal } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { TransportKind, allowHttpFallback } from './fallback';
+import { HttpFallback, TransportKind, allowHttpFallback } from './fallback';
 
 const BANNER_CLASS = 'coda-TerminalConnection';
 const BADGE_CLASS = 'coda-TerminalTransport';
@@ -22,18 +23,21 @@ const BADGE_CLASS = 'coda-TerminalTransport';
 const RETRY_FIRST_MS = 2000;
 const RETRY_MAX_MS = 30000;
 
-function showTransport(terminal: ITerminal.ITerminal): void {
-  const choice = allowHttpFallback(terminal.session);
+function showTransport(
+  terminal: ITerminal.ITerminal,
+  fallback: HttpFallback,
+  trans: TranslationBundle
+): void {
+  const choice = allowHttpFallback(terminal.session, fallback);
   if (!choice) {
     return;
   }
   const badge = document.createElement('div');
   badge.className = BADGE_CLASS;
-  badge.textContent = 'HTTP';
-  badge.title =
-    'Websockets are blocked between this browser and the server, so this ' +
-    'terminal talks to it over ordinary HTTP requests. Everything works; ' +
-    'output may arrive a little later.';
+  badge.textContent = trans.__('HTTP');
+  badge.title = trans.__(
+    'Websockets are blocked between this browser and the server, so this terminal talks to it over ordinary HTTP requests. Everything works; output may arrive a little later.'
+  );
   badge.hidden = true;
   terminal.node.appendChild(badge);
   const update = (kind: TransportKind): void => {
@@ -45,9 +49,11 @@ function showTransport(terminal: ITerminal.ITerminal): void {
   terminal.session.disposed.connect(() => badge.remove());
 }
 
-export function showConnectionState(terminal: ITerminal.ITerminal): void {
-  showTransport(terminal);
-  const session: Terminal.ITerminalConnection = terminal.session;
+/** The hidden banner, its message and a button that reconnects at once. */
+function addBanner(
+  terminal: ITerminal.ITerminal,
+  trans: TranslationBundle
+): { banner: HTMLDivElement; text: HTMLSpanElement } {
   const banner = document.createElement('div');
   banner.className = BANNER_CLASS;
   banner.setAttribute('role', 'status');
@@ -55,12 +61,23 @@ export function showConnectionState(terminal: ITerminal.ITerminal): void {
   const text = document.createElement('span');
   const button = document.createElement('button');
   button.className = 'jp-mod-styled';
-  button.textContent = 'Reconnect now';
+  button.textContent = trans.__('Reconnect now');
   button.addEventListener('click', () => {
-    void session.reconnect().catch(() => undefined);
+    void terminal.session.reconnect().catch(() => undefined);
   });
   banner.append(text, button);
   terminal.node.appendChild(banner);
+  return { banner, text };
+}
+
+export function showConnectionState(
+  terminal: ITerminal.ITerminal,
+  fallback: HttpFallback,
+  trans: TranslationBundle
+): void {
+  showTransport(terminal, fallback, trans);
+  const session: Terminal.ITerminalConnection = terminal.session;
+  const { banner, text } = addBanner(terminal, trans);
 
   let wasConnected = session.connectionStatus === 'connected';
   let retry: ReturnType<typeof setTimeout> | undefined;
@@ -88,11 +105,13 @@ export function showConnectionState(terminal: ITerminal.ITerminal): void {
     banner.hidden = false;
     banner.dataset.status = status;
     if (status === 'connecting') {
-      text.textContent =
-        'Disconnected from the terminal, reconnecting… What you type is sent once it is back.';
+      text.textContent = trans.__(
+        'Disconnected from the terminal, reconnecting… What you type is sent once it is back.'
+      );
     } else {
-      text.textContent =
-        'Disconnected from the terminal. Retrying; what you type is sent once it is back.';
+      text.textContent = trans.__(
+        'Disconnected from the terminal. Retrying; what you type is sent once it is back.'
+      );
       retryLater();
     }
   };

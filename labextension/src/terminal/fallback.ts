@@ -18,7 +18,7 @@
 import type { ServerConnection, Terminal } from '@jupyterlab/services';
 import { Signal, ISignal } from '@lumino/signaling';
 
-import { HttpTerminalSocket } from './httpTransport';
+import { HttpTerminalSocket, OpenHttpSockets } from './httpTransport';
 
 export type TransportKind = 'websocket' | 'http';
 
@@ -43,92 +43,113 @@ export class TransportChoice {
   }
 }
 
-// Page-wide: a proxy that refused one terminal's websocket refuses them all,
-// so later terminals skip the attempt.
-let websocketsRefused = false;
+/**
+ * What the fallback knows page-wide, shared by every terminal of the page
+ * (one instance, made by the plugin): a proxy that refused one terminal's
+ * websocket refuses them all, so later terminals skip the attempt; and the
+ * HTTP sockets open in the page.
+ */
+export class HttpFallback {
+  websocketsRefused = false;
+  readonly sockets = new OpenHttpSockets();
+}
 
 type Socket = WebSocket | HttpTerminalSocket;
 
-function socketClass(
-  settings: ServerConnection.ISettings,
-  name: string,
-  choice: TransportChoice
-): typeof WebSocket {
-  const RealWebSocket = settings.WebSocket;
+/** What one terminal's sockets are opened with. */
+interface IFallbackContext {
+  readonly settings: ServerConnection.ISettings;
+  readonly name: string;
+  readonly choice: TransportChoice;
+  readonly page: HttpFallback;
+}
 
-  class FallbackSocket {
-    onopen: ((event: Event) => void) | null = null;
-    onmessage: ((event: MessageEvent) => void) | null = null;
-    onclose: ((event: CloseEvent) => void) | null = null;
-    onerror: ((event: Event) => void) | null = null;
-    private _inner: Socket;
-    private _closed = false;
+/** A WebSocket that becomes an HTTP session when it cannot open. */
+class FallbackSocket {
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  private _inner: Socket;
+  private _closed = false;
 
+  constructor(
+    url: string,
+    private readonly _context: IFallbackContext
+  ) {
+    this._inner =
+      _context.choice.kind === 'http' || _context.page.websocketsRefused
+        ? this._http()
+        : this._websocket(url);
+  }
+
+  get readyState(): number {
+    return this._inner.readyState;
+  }
+
+  send(data: string): void {
+    this._inner.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this._closed = true;
+    this._inner.close(code, reason);
+  }
+
+  private _websocket(url: string): WebSocket {
+    const socket = new this._context.settings.WebSocket(url);
+    let opened = false;
+    socket.onopen = event => {
+      opened = true;
+      this.onopen?.(event);
+    };
+    socket.onmessage = event => this.onmessage?.(event);
+    const failed = (event: Event): void => {
+      if (opened) {
+        if (event.type === 'close') {
+          this.onclose?.(event as CloseEvent);
+        } else {
+          this.onerror?.(event);
+        }
+        return;
+      }
+      // Never opened: refused on the way (or the server is down, in which
+      // case HTTP fails too and JupyterLab reconnects as usual).
+      socket.onerror = socket.onclose = null;
+      if (!this._closed) {
+        this._inner = this._http();
+      }
+    };
+    socket.onerror = failed;
+    socket.onclose = failed;
+    return socket;
+  }
+
+  private _http(): HttpTerminalSocket {
+    const { settings, name, choice, page } = this._context;
+    const socket = new HttpTerminalSocket(settings, name, page.sockets);
+    socket.onopen = event => {
+      if (choice.kind !== 'http') {
+        page.websocketsRefused = true;
+        choice.use('http');
+      }
+      this.onopen?.(event);
+    };
+    socket.onmessage = event => this.onmessage?.(event);
+    socket.onerror = event => this.onerror?.(event);
+    socket.onclose = event => this.onclose?.(event);
+    return socket;
+  }
+}
+
+/** A constructor JupyterLab can call as `new WebSocket(url)`. */
+function socketClass(context: IFallbackContext): typeof WebSocket {
+  class TerminalSocket extends FallbackSocket {
     constructor(url: string) {
-      this._inner =
-        choice.kind === 'http' || websocketsRefused
-          ? this._http()
-          : this._websocket(url);
-    }
-
-    get readyState(): number {
-      return this._inner.readyState;
-    }
-
-    send(data: string): void {
-      this._inner.send(data);
-    }
-
-    close(code?: number, reason?: string): void {
-      this._closed = true;
-      this._inner.close(code, reason);
-    }
-
-    private _websocket(url: string): WebSocket {
-      const socket = new RealWebSocket(url);
-      let opened = false;
-      socket.onopen = event => {
-        opened = true;
-        this.onopen?.(event);
-      };
-      socket.onmessage = event => this.onmessage?.(event);
-      const failed = (event: Event): void => {
-        if (opened) {
-          if (event.type === 'close') {
-            this.onclose?.(event as CloseEvent);
-          } else {
-            this.onerror?.(event);
-          }
-          return;
-        }
-        // Never opened: refused on the way (or the server is down, in which
-        // case HTTP fails too and JupyterLab reconnects as usual).
-        socket.onerror = socket.onclose = null;
-        if (!this._closed) {
-          this._inner = this._http();
-        }
-      };
-      socket.onerror = failed;
-      socket.onclose = failed;
-      return socket;
-    }
-
-    private _http(): HttpTerminalSocket {
-      const socket = new HttpTerminalSocket(settings, name);
-      socket.onopen = event => {
-        if (choice.kind !== 'http') {
-          websocketsRefused = true;
-          choice.use('http');
-        }
-        this.onopen?.(event);
-      };
-      socket.onmessage = event => this.onmessage?.(event);
-      socket.onerror = event => this.onerror?.(event);
-      socket.onclose = event => this.onclose?.(event);
-      return socket;
+      super(url, context);
     }
   }
-  return FallbackSocket as unknown as typeof WebSocket;
+  return TerminalSocket as unknown as typeof WebSocket;
 }
 
 /**
@@ -136,7 +157,8 @@ function socketClass(
  * connection class (no server settings to work with): it keeps its websocket.
  */
 export function allowHttpFallback(
-  session: Terminal.ITerminalConnection
+  session: Terminal.ITerminalConnection,
+  page: HttpFallback
 ): TransportChoice | null {
   const connection = session as unknown as {
     serverSettings?: ServerConnection.ISettings;
@@ -148,7 +170,7 @@ export function allowHttpFallback(
   const choice = new TransportChoice();
   connection.serverSettings = {
     ...settings,
-    WebSocket: socketClass(settings, session.name, choice)
+    WebSocket: socketClass({ settings, name: session.name, choice, page })
   };
   return choice;
 }

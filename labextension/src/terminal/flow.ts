@@ -32,79 +32,112 @@ const ACK_EVERY = 5_000;
 // `messageReceived`.
 type FlowMessage = { type: 'coda-flow' | 'coda-ack'; content: unknown[] };
 
-function send(session: Terminal.ITerminalConnection, message: FlowMessage): void {
+function send(
+  session: Terminal.ITerminalConnection,
+  message: FlowMessage
+): void {
   session.send(message as unknown as Terminal.IMessage);
 }
 
-export function controlFlow(terminal: ITerminal.ITerminal): void {
-  const session: Terminal.ITerminalConnection = terminal.session;
-  const xterm: Promise<Xterm | null> = xtermOf(terminal);
+/** Flow control for one terminal, across its reconnections. */
+class FlowControl {
+  private readonly _session: Terminal.ITerminalConnection;
+  private readonly _xterm: Promise<Xterm | null>;
   // Each connection counts on its own: callbacks for output of an earlier
   // connection must not acknowledge on a later one.
-  let connection = 0;
-  let confirmed = false;
-  let parsed = 0;
+  private _connection = 0;
+  private _confirmed = false;
+  private _parsed = 0;
 
-  const acknowledge = (from: number, count: number): void => {
-    if (from !== connection || session.connectionStatus !== 'connected') {
+  constructor(terminal: ITerminal.ITerminal) {
+    this._session = terminal.session;
+    this._xterm = xtermOf(terminal);
+    this._session.connectionStatusChanged.connect((_, status) =>
+      this._statusChanged(status)
+    );
+    this._session.messageReceived.connect((_, message) =>
+      this._received(message)
+    );
+    if (this._session.connectionStatus === 'connected') {
+      this._offer();
+    }
+  }
+
+  private _statusChanged(status: Terminal.ConnectionStatus): void {
+    if (status === 'connected') {
+      this._offer();
+    } else {
+      this._confirmed = false;
+    }
+  }
+
+  private _acknowledge(from: number, count: number): void {
+    if (
+      from !== this._connection ||
+      this._session.connectionStatus !== 'connected'
+    ) {
       return;
     }
-    parsed += count;
-    if (parsed >= ACK_EVERY) {
-      send(session, { type: 'coda-ack', content: [parsed] });
-      parsed = 0;
+    this._parsed += count;
+    if (this._parsed >= ACK_EVERY) {
+      send(this._session, { type: 'coda-ack', content: [this._parsed] });
+      this._parsed = 0;
     }
-  };
+  }
 
-  const offer = (): void => {
-    connection += 1;
-    confirmed = false;
-    parsed = 0;
-    const from = connection;
-    void xterm.then(term => {
+  private _offer(): void {
+    this._connection += 1;
+    this._confirmed = false;
+    this._parsed = 0;
+    const from = this._connection;
+    void this._xterm.then(term => {
       // Without an xterm to watch there is nothing to acknowledge with.
-      if (term && from === connection && session.connectionStatus === 'connected') {
-        send(session, {
+      if (
+        term &&
+        from === this._connection &&
+        this._session.connectionStatus === 'connected'
+      ) {
+        send(this._session, {
           type: 'coda-flow',
-          content: [{ version: VERSION, high: HIGH_WATERMARK, low: LOW_WATERMARK }]
+          content: [
+            { version: VERSION, high: HIGH_WATERMARK, low: LOW_WATERMARK }
+          ]
         });
       }
     });
-  };
+  }
 
-  session.connectionStatusChanged.connect((_, status) => {
-    if (status === 'connected') {
-      offer();
-    } else {
-      confirmed = false;
-    }
-  });
-  session.messageReceived.connect((_, message) => {
+  private _received(message: Terminal.IMessage): void {
     if ((message.type as string) === 'coda-flow') {
-      confirmed = true;
+      this._confirmed = true;
       return;
     }
     const data = message.content?.[0];
-    if (!confirmed || message.type !== 'stdout' || typeof data !== 'string') {
+    if (
+      !this._confirmed ||
+      message.type !== 'stdout' ||
+      typeof data !== 'string'
+    ) {
       return;
     }
-    const from = connection;
+    const from = this._connection;
     if (document.hidden) {
       // A hidden page parses only when the browser lets its timers run
       // (about once a second): acknowledging on arrival keeps a program in
       // a background tab running at full speed, as without flow control.
-      acknowledge(from, data.length);
+      this._acknowledge(from, data.length);
       return;
     }
     // The widget's own handler writes the message, possibly after this one:
     // the empty write goes in once every handler has run.
-    void xterm.then(term => {
+    void this._xterm.then(term => {
       if (term) {
-        term.write('', () => acknowledge(from, data.length));
+        term.write('', () => this._acknowledge(from, data.length));
       }
     });
-  });
-  if (session.connectionStatus === 'connected') {
-    offer();
   }
+}
+
+export function controlFlow(terminal: ITerminal.ITerminal): void {
+  new FlowControl(terminal);
 }

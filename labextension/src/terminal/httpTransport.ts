@@ -35,18 +35,32 @@ const MAX_BATCH = 500;
 
 type Message = [string, ...unknown[]];
 
-// Open sockets, detached when the page goes away: unlike a websocket, an
-// HTTP session is not closed by the browser, and would linger until it
-// expires. Reported as a dropped connection, so a page restored from the
-// back/forward cache reconnects.
-const live = new Set<HttpTerminalSocket>();
-let pageHideHooked = false;
+/**
+ * The HTTP sockets open in a page, detached when the page goes away: unlike a
+ * websocket, an HTTP session is not closed by the browser, and would linger
+ * until it expires. Reported as a dropped connection, so a page restored from
+ * the back/forward cache reconnects. One per page, shared by its terminals.
+ */
+export class OpenHttpSockets {
+  private readonly _live = new Set<HttpTerminalSocket>();
+  private _hooked = false;
 
-function hookPageHide(): void {
-  if (!pageHideHooked) {
-    pageHideHooked = true;
+  add(socket: HttpTerminalSocket): void {
+    this._hookPageHide();
+    this._live.add(socket);
+  }
+
+  delete(socket: HttpTerminalSocket): void {
+    this._live.delete(socket);
+  }
+
+  private _hookPageHide(): void {
+    if (this._hooked) {
+      return;
+    }
+    this._hooked = true;
     window.addEventListener('pagehide', () => {
-      for (const socket of [...live]) {
+      for (const socket of [...this._live]) {
         socket.drop('the page was hidden');
       }
     });
@@ -78,9 +92,9 @@ export class HttpTerminalSocket {
 
   constructor(
     private readonly _settings: ServerConnection.ISettings,
-    private readonly _name: string
+    private readonly _name: string,
+    private readonly _sockets: OpenHttpSockets
   ) {
-    hookPageHide();
     void this._open();
   }
 
@@ -95,8 +109,15 @@ export class HttpTerminalSocket {
     const message = JSON.parse(data) as Message;
     const last = this._outgoing[this._outgoing.length - 1];
     // Acknowledgements waiting together become one: only their sum matters.
-    if (isAck(message) && this._outgoing.length > this._inFlight && isAck(last)) {
-      this._outgoing[this._outgoing.length - 1] = ['coda-ack', last[1] + message[1]];
+    if (
+      isAck(message) &&
+      this._outgoing.length > this._inFlight &&
+      isAck(last)
+    ) {
+      this._outgoing[this._outgoing.length - 1] = [
+        'coda-ack',
+        last[1] + message[1]
+      ];
     } else {
       this._outgoing.push(message);
     }
@@ -162,7 +183,7 @@ export class HttpTerminalSocket {
     }
     this._session = session;
     this.readyState = OPEN;
-    live.add(this);
+    this._sockets.add(this);
     this.onopen?.(new Event('open'));
     void this._poll();
   }
@@ -264,7 +285,7 @@ export class HttpTerminalSocket {
   private _finish(): void {
     this.readyState = CLOSED;
     this._abort.abort();
-    live.delete(this);
+    this._sockets.delete(this);
   }
 
   /** The connection is gone without a close() from JupyterLab: report it as a dropped WebSocket. */
@@ -283,6 +304,10 @@ export class HttpTerminalSocket {
   }
 }
 
-function closeEvent(code: number, reason: string, wasClean: boolean): CloseEvent {
+function closeEvent(
+  code: number,
+  reason: string,
+  wasClean: boolean
+): CloseEvent {
   return new CloseEvent('close', { code, reason, wasClean });
 }

@@ -5,11 +5,13 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { InputDialog, MainAreaWidget } from '@jupyterlab/apputils';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITerminal, ITerminalTracker } from '@jupyterlab/terminal';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReadonlyJSONObject } from '@lumino/coreutils';
 import { DockLayout, Widget } from '@lumino/widgets';
 
 import { IAgentInfo } from '../agents';
 import { requestCoda } from '../api';
+import { CommandIDs } from '../tokens';
 
 export type SplitDirection = 'right' | 'below';
 
@@ -48,7 +50,7 @@ export async function split(
 ): Promise<Widget | undefined> {
   const ref = app.shell.currentWidget;
   const widget = (await (agentId
-    ? app.commands.execute('coda:open-agent', { id: agentId })
+    ? app.commands.execute(CommandIDs.openAgent, { id: agentId })
     : app.commands.execute('terminal:create-new'))) as Widget | undefined;
   if (widget) {
     placeBeside(app, widget, ref, direction);
@@ -57,16 +59,18 @@ export async function split(
 }
 
 /** Ask which agent to open; `undefined` when cancelled or none exist. */
-export async function pickAgent(): Promise<string | undefined> {
+export async function pickAgent(
+  trans: TranslationBundle
+): Promise<string | undefined> {
   const agents = await requestCoda<IAgentInfo[]>('api/agents');
   if (agents.length === 0) {
     return undefined;
   }
   const labels = agents.map(agent =>
-    agent.installed ? agent.label : `${agent.label} (not installed)`
+    agent.installed ? agent.label : trans.__('%1 (not installed)', agent.label)
   );
   const choice = await InputDialog.getItem({
-    title: 'Open Agent Beside',
+    title: trans.__('Open Agent Beside'),
     items: labels,
     current: 0
   });
@@ -101,10 +105,14 @@ const NAMES_KEY = 'coda-jupyter:terminal-names';
 export class TabNames {
   private _names: Record<string, string> = {};
   private readonly _ready: Promise<void>;
+  // The label each renamed tab keeps, and the tabs already watched for retitles.
+  private readonly _pinned = new WeakMap<Widget, string>();
+  private readonly _watched = new WeakSet<Widget>();
 
   constructor(
     tracker: ITerminalTracker,
-    private readonly state: IStateDB | null
+    private readonly state: IStateDB | null,
+    private readonly trans: TranslationBundle
   ) {
     this._ready = (state?.fetch(NAMES_KEY) ?? Promise.resolve(undefined))
       .then(stored => {
@@ -119,9 +127,9 @@ export class TabNames {
 
   async rename(widget: MainAreaWidget<ITerminal.ITerminal>): Promise<void> {
     const result = await InputDialog.getText({
-      title: 'Rename Terminal',
+      title: this.trans.__('Rename Terminal'),
       text: widget.title.label,
-      placeholder: 'Empty restores the default name'
+      placeholder: this.trans.__('Empty restores the default name')
     });
     if (!result.button.accept || result.value === null) {
       return;
@@ -152,27 +160,27 @@ export class TabNames {
    * escape sequences; the outer title is pinned so the content's own title
    * (and agent tabs' own pinning of it) can keep changing underneath.
    */
-  private _pin(widget: MainAreaWidget<ITerminal.ITerminal>, label: string): void {
+  private _pin(
+    widget: MainAreaWidget<ITerminal.ITerminal>,
+    label: string
+  ): void {
     const title = widget.title;
     if (!label) {
-      pinned.delete(widget);
+      this._pinned.delete(widget);
       title.label = widget.content.title.label;
       return;
     }
-    pinned.set(widget, label);
+    this._pinned.set(widget, label);
     title.label = label;
-    if (watched.has(widget)) {
+    if (this._watched.has(widget)) {
       return;
     }
-    watched.add(widget);
+    this._watched.add(widget);
     title.changed.connect(() => {
-      const wanted = pinned.get(widget);
+      const wanted = this._pinned.get(widget);
       if (wanted && title.label !== wanted) {
         title.label = wanted;
       }
     });
   }
 }
-
-const pinned = new WeakMap<Widget, string>();
-const watched = new WeakSet<Widget>();

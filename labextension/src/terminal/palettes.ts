@@ -3,11 +3,14 @@
  * full 16-colour ANSI set so agents' coloured output keeps its meaning.
  */
 
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 export type PaletteKind = 'dark' | 'light';
 
 export interface IPalette {
   id: string;
-  label: string;
+  /** The name shown in menus and the palette, in the user's language. */
+  label: (trans: TranslationBundle) => string;
   kind: PaletteKind;
   foreground: string;
   background: string;
@@ -97,7 +100,7 @@ export const PALETTES: readonly IPalette[] = [
   {
     // VS Code "Dark Modern" terminal colours.
     id: 'dark',
-    label: 'Dark',
+    label: trans => trans.__('Dark'),
     kind: 'dark',
     foreground: '#cccccc',
     background: '#1e1e1e',
@@ -124,7 +127,7 @@ export const PALETTES: readonly IPalette[] = [
   {
     // VS Code "Light Modern" terminal colours.
     id: 'light',
-    label: 'Light',
+    label: trans => trans.__('Light'),
     kind: 'light',
     foreground: '#333333',
     background: '#ffffff',
@@ -150,7 +153,7 @@ export const PALETTES: readonly IPalette[] = [
   },
   {
     id: 'dracula',
-    label: 'Dracula',
+    label: trans => trans.__('Dracula'),
     kind: 'dark',
     foreground: '#f8f8f2',
     background: '#282a36',
@@ -176,7 +179,7 @@ export const PALETTES: readonly IPalette[] = [
   },
   {
     id: 'solarized-dark',
-    label: 'Solarized Dark',
+    label: trans => trans.__('Solarized Dark'),
     kind: 'dark',
     foreground: SOLARIZED.base0,
     background: SOLARIZED.base03,
@@ -187,7 +190,7 @@ export const PALETTES: readonly IPalette[] = [
   },
   {
     id: 'solarized-light',
-    label: 'Solarized Light',
+    label: trans => trans.__('Solarized Light'),
     kind: 'light',
     foreground: SOLARIZED.base00,
     background: SOLARIZED.base3,
@@ -198,7 +201,7 @@ export const PALETTES: readonly IPalette[] = [
   },
   {
     id: 'nord',
-    label: 'Nord',
+    label: trans => trans.__('Nord'),
     kind: 'dark',
     foreground: NORD[4],
     background: NORD[0],
@@ -224,7 +227,7 @@ export const PALETTES: readonly IPalette[] = [
   },
   {
     id: 'monokai',
-    label: 'Monokai',
+    label: trans => trans.__('Monokai'),
     kind: 'dark',
     foreground: '#f8f8f2',
     background: '#272822',
@@ -251,7 +254,7 @@ export const PALETTES: readonly IPalette[] = [
   {
     // GitHub's Primer "dark default" terminal colours.
     id: 'github-dark',
-    label: 'GitHub Dark',
+    label: trans => trans.__('GitHub Dark'),
     kind: 'dark',
     foreground: '#e6edf3',
     background: '#0d1117',

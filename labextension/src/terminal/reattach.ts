@@ -36,79 +36,96 @@ export function isTerminalReply(data: string): boolean {
 // (terminado sends it right after the handshake).
 const NO_REPLAY_MS = 1000;
 
-export function guardReattach(terminal: ITerminal.ITerminal): void {
-  const session: Terminal.ITerminalConnection = terminal.session;
-  let replaying = false;
-  let fallback: ReturnType<typeof setTimeout> | undefined;
+/** The guard of one terminal, across its reconnections. */
+class ReattachGuard {
+  private readonly _send: (message: Terminal.IMessage) => void;
+  private _replaying = false;
+  private _fallback: ReturnType<typeof setTimeout> | undefined;
 
-  const finish = (): void => {
-    replaying = false;
-    clearTimeout(fallback);
-  };
-  const redraw = (term: Xterm): void => {
-    if (term.buffer.active.type !== 'alternate' || term.rows < 2) {
-      return;
+  constructor(private readonly _terminal: ITerminal.ITerminal) {
+    const session = _terminal.session;
+    this._send = session.send.bind(session);
+    session.send = (message: Terminal.IMessage): void => this._filter(message);
+    session.connectionStatusChanged.connect((_, status) => {
+      if (status === 'connected') {
+        this._start();
+      }
+    });
+    session.messageReceived.connect((_, message) => {
+      if (this._replaying && message.type === 'stdout') {
+        clearTimeout(this._fallback);
+        this._afterParse();
+      }
+    });
+    if (session.connectionStatus === 'connected') {
+      // Already connected: the replay may sit in the widget's buffer, which it
+      // writes as soon as xterm exists.
+      this._start();
+      this._afterParse();
     }
-    const { offsetHeight, offsetWidth } = terminal.node;
-    for (const rows of [term.rows - 1, term.rows]) {
-      send({
-        type: 'set_size',
-        content: [rows, term.cols, offsetHeight, offsetWidth]
-      });
-    }
-  };
-  // Called once the replay's message has been handed to xterm (the widget
-  // writes it in its own handler, which may run after ours, hence the
-  // microtask): an empty write's callback runs once everything before it
-  // has been parsed, answers included.
-  const afterParse = (): void => {
-    void Promise.resolve()
-      .then(() => xtermOf(terminal))
-      .then(term => {
-        if (!term) {
-          finish();
-          return;
-        }
-        term.write('', () => {
-          finish();
-          redraw(term);
-        });
-      });
-  };
-  const start = (): void => {
-    replaying = true;
-    clearTimeout(fallback);
-    fallback = setTimeout(finish, NO_REPLAY_MS);
-  };
+  }
 
-  const send = session.send.bind(session);
-  session.send = (message: Terminal.IMessage): void => {
+  /** What JupyterLab sends, less the replies xterm gives to a replay. */
+  private _filter(message: Terminal.IMessage): void {
     const data = message.content?.[0];
     if (
-      replaying &&
+      this._replaying &&
       message.type === 'stdin' &&
       typeof data === 'string' &&
       isTerminalReply(data)
     ) {
       return;
     }
-    send(message);
-  };
-  session.connectionStatusChanged.connect((_, status) => {
-    if (status === 'connected') {
-      start();
-    }
-  });
-  session.messageReceived.connect((_, message) => {
-    if (replaying && message.type === 'stdout') {
-      clearTimeout(fallback);
-      afterParse();
-    }
-  });
-  if (session.connectionStatus === 'connected') {
-    // Already connected: the replay may sit in the widget's buffer, which it
-    // writes as soon as xterm exists.
-    start();
-    afterParse();
+    this._send(message);
   }
+
+  private _start(): void {
+    this._replaying = true;
+    clearTimeout(this._fallback);
+    this._fallback = setTimeout(() => this._finish(), NO_REPLAY_MS);
+  }
+
+  private _finish(): void {
+    this._replaying = false;
+    clearTimeout(this._fallback);
+  }
+
+  // Called once the replay's message has been handed to xterm (the widget
+  // writes it in its own handler, which may run after ours, hence the
+  // microtask): an empty write's callback runs once everything before it
+  // has been parsed, answers included.
+  private _afterParse(): void {
+    void Promise.resolve()
+      .then(() => xtermOf(this._terminal))
+      .then(term => {
+        if (!term) {
+          this._finish();
+          return;
+        }
+        term.write('', () => {
+          this._finish();
+          this._redraw(term);
+        });
+      });
+  }
+
+  private _setSize(rows: number, cols: number): void {
+    const { offsetHeight, offsetWidth } = this._terminal.node;
+    this._send({
+      type: 'set_size',
+      content: [rows, cols, offsetHeight, offsetWidth]
+    });
+  }
+
+  private _redraw(term: Xterm): void {
+    if (term.buffer.active.type !== 'alternate' || term.rows < 2) {
+      return;
+    }
+    this._setSize(term.rows - 1, term.cols);
+    this._setSize(term.rows, term.cols);
+  }
+}
+
+export function guardReattach(terminal: ITerminal.ITerminal): void {
+  new ReattachGuard(terminal);
 }

@@ -6,6 +6,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { ITerminal } from '@jupyterlab/terminal';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { CodaAPIError, requestCoda } from '../api';
 
@@ -54,20 +55,23 @@ export async function uploadFile(file: File, name: string): Promise<string> {
 async function uploadAll(
   terminal: ITerminal.ITerminal,
   files: File[],
-  fromClipboard: boolean
+  fromClipboard: boolean,
+  trans: TranslationBundle
 ): Promise<void> {
   for (const file of files) {
     const name = uploadName(file, fromClipboard);
     try {
       const path = await uploadFile(file, name);
       typeInto(terminal, shellQuote(path) + ' ');
-      Notification.success(`Image saved: ${path}`, { autoClose: 3000 });
+      Notification.success(trans.__('Image saved: %1', path), {
+        autoClose: 3000
+      });
     } catch (error) {
       const detail =
         error instanceof CodaAPIError
           ? `${error.message} (${error.status})`
           : String(error);
-      Notification.error(`Upload of ${name} failed: ${detail}`, {
+      Notification.error(trans.__('Upload of %1 failed: %2', name, detail), {
         autoClose: 6000
       });
     }
@@ -81,13 +85,16 @@ function absolutePath(relative: string): string {
   return root ? `${root}/${local}` : local;
 }
 
-/** Wire paste and drop handling onto one terminal widget. */
-export function installUploads(terminal: ITerminal.ITerminal): void {
-  const node = terminal.node;
-
-  // Capture phase: xterm's own paste handler on its textarea would otherwise
-  // swallow the event and paste nothing for an image.
-  node.addEventListener(
+/**
+ * Images pasted from the clipboard. Capture phase: xterm's own paste handler
+ * on its textarea would otherwise swallow the event and paste nothing for an
+ * image.
+ */
+function uploadPastedImages(
+  terminal: ITerminal.ITerminal,
+  trans: TranslationBundle
+): void {
+  terminal.node.addEventListener(
     'paste',
     (event: ClipboardEvent) => {
       const files = Array.from(event.clipboardData?.files ?? []);
@@ -96,11 +103,18 @@ export function installUploads(terminal: ITerminal.ITerminal): void {
       }
       event.preventDefault();
       event.stopPropagation();
-      void uploadAll(terminal, files, true);
+      void uploadAll(terminal, files, true, trans);
     },
     true
   );
+}
 
+/** Files dropped from the computer (HTML drag and drop). */
+function uploadDroppedFiles(
+  terminal: ITerminal.ITerminal,
+  trans: TranslationBundle
+): void {
+  const node = terminal.node;
   node.addEventListener('dragover', (event: DragEvent) => {
     if (event.dataTransfer?.types.includes('Files')) {
       event.preventDefault();
@@ -114,9 +128,13 @@ export function installUploads(terminal: ITerminal.ITerminal): void {
     }
     event.preventDefault();
     event.stopPropagation();
-    void uploadAll(terminal, files, false);
+    void uploadAll(terminal, files, false, trans);
   });
+}
 
+/** Items dragged from the file browser: their paths are typed, nothing is uploaded. */
+function typeDraggedPaths(terminal: ITerminal.ITerminal): void {
+  const node = terminal.node;
   const acceptsContents = (event: Event): event is ILuminoDragEvent =>
     'mimeData' in event &&
     (event as ILuminoDragEvent).mimeData.hasData(CONTENTS_MIME);
@@ -145,4 +163,14 @@ export function installUploads(terminal: ITerminal.ITerminal): void {
       terminal.activate();
     }
   });
+}
+
+/** Wire paste and drop handling onto one terminal widget. */
+export function installUploads(
+  terminal: ITerminal.ITerminal,
+  trans: TranslationBundle
+): void {
+  uploadPastedImages(terminal, trans);
+  uploadDroppedFiles(terminal, trans);
+  typeDraggedPaths(terminal);
 }

@@ -4,6 +4,7 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { ITerminal } from '@jupyterlab/terminal';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 // The Web Speech API is not in TypeScript's DOM library; these are the parts
 // used.
@@ -47,9 +48,6 @@ export function voiceSupported(): boolean {
   return recognitionClass() !== null;
 }
 
-const HINT =
-  'Enter sends · Shift+Enter new line · Esc cancels · Alt+V stops listening';
-
 /** One dictation: a listening recogniser plus its preview panel. */
 export class Dictation {
   private readonly _panel = document.createElement('div');
@@ -63,7 +61,8 @@ export class Dictation {
   constructor(
     private readonly terminal: ITerminal.ITerminal,
     lang: string,
-    private readonly onClose: () => void
+    private readonly onClose: () => void,
+    private readonly trans: TranslationBundle
   ) {
     const Recognition = recognitionClass();
     if (!Recognition) {
@@ -78,7 +77,7 @@ export class Dictation {
       if (event.error === 'no-speech' || event.error === 'aborted') {
         return;
       }
-      Notification.error(`Voice input stopped: ${event.error}`, {
+      Notification.error(trans.__('Voice input stopped: %1', event.error), {
         autoClose: 5000
       });
       this.stopListening();
@@ -153,7 +152,7 @@ export class Dictation {
     this._status.className = 'coda-VoicePanel-status';
     this._text.className = 'coda-VoicePanel-text';
     this._text.rows = 3;
-    this._text.setAttribute('aria-label', 'Dictated text');
+    this._text.setAttribute('aria-label', this.trans.__('Dictated text'));
     this._interim.className = 'coda-VoicePanel-interim';
     this._panel.append(this._status, this._text, this._interim);
     this._text.addEventListener('keydown', event => {
@@ -171,8 +170,13 @@ export class Dictation {
   }
 
   private _setStatus(): void {
-    const state = this._listening ? '● Listening' : 'Paused';
-    this._status.textContent = `${state} — ${HINT}`;
+    const state = this._listening
+      ? this.trans.__('● Listening')
+      : this.trans.__('Paused');
+    const hint = this.trans.__(
+      'Enter sends · Shift+Enter new line · Esc cancels · Alt+V stops listening'
+    );
+    this._status.textContent = `${state} — ${hint}`;
     this._panel.classList.toggle('coda-mod-listening', this._listening);
   }
 

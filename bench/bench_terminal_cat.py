@@ -1,0 +1,125 @@
+"""`cat` throughput in Chromium, coda-jupyter and stock JupyterLab interleaved.
+
+bench_terminal_flow.py measures each side in turn; on a shared machine the
+load moves between the two halves. Here both servers run at once and the
+`cat` step alternates between them (coda, stock, stock, coda, …), so each
+pair of runs sees about the same load.
+
+Besides MB/s, each run reports how xterm.js spent it, read from its write
+loop (private fields of xterm 5.5, diagnostic only):
+
+- ``loops``: write-loop turns (each ends in at most one render);
+- ``renders``: frames xterm drew; ``chars_per_render`` = characters / renders;
+- ``dry_s``: seconds the write buffer sat empty between turns while the
+  `cat` ran, that is, xterm waiting for output rather than the other way round.
+
+Usage: ``python bench/bench_terminal_cat.py [--cat-mb 1] [--pairs 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_terminal_flow import HAS_LINE, close_all_terminals, open_terminal, run  # noqa: E402
+
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab, running_lab  # noqa: E402
+
+# Wraps the terminal's xterm write loop (WriteBuffer._innerWrite) to count
+# its turns, the characters each parsed, and the time the buffer was empty.
+WRITE_LOOP_PROBE = """(id) => {
+  const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
+  const term = widget.content._term;
+  const buffer = term._core._writeBuffer;
+  const stats = (window.__catStats = { loops: 0, chars: 0, renders: 0, dry_ms: 0 });
+  let dryFrom = null;
+  const inner = buffer._innerWrite.bind(buffer);
+  buffer._innerWrite = (...args) => {
+    const pending = buffer._pendingData;
+    const start = performance.now();
+    if (dryFrom !== null) {
+      stats.dry_ms += start - dryFrom;
+      dryFrom = null;
+    }
+    inner(...args);
+    stats.loops++;
+    stats.chars += pending - buffer._pendingData;
+    if (buffer._writeBuffer.length === 0) dryFrom = performance.now();
+  };
+  term.onRender(() => stats.renders++);
+}"""
+
+
+def one_cat(page: Any, lab: Lab, big: Path) -> dict[str, float]:
+    term_id = open_terminal(page)
+    page.evaluate(WRITE_LOOP_PROBE, term_id)
+    start = time.monotonic()
+    run(page, term_id, f"cat {big}; echo CAT-DONE-$((20+22))")
+    page.wait_for_function(HAS_LINE, arg=[term_id, "CAT-DONE-42"], timeout=900_000, polling=250)
+    elapsed = time.monotonic() - start
+    stats: dict[str, float] = page.evaluate("() => window.__catStats")
+    close_all_terminals(page, lab)
+    return {
+        "mb_s": big.stat().st_size / 1e6 / elapsed,
+        "seconds": elapsed,
+        "loops": stats["loops"],
+        "renders": stats["renders"],
+        "chars_per_render": stats["chars"] / max(1, stats["renders"]),
+        "dry_s": stats["dry_ms"] / 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cat-mb", type=float, default=1)
+    parser.add_argument("--pairs", type=int, default=3, help="runs per side, alternating")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    samples: dict[str, list[dict[str, float]]] = {"coda": [], "stock": []}
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        big = Path(tmp) / "big.txt"
+        line = "".join(chr(33 + i % 90) for i in range(79)) + "\n"
+        big.write_text(line * int(args.cat_mb * 1_000_000 // len(line)))
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        sides = {}
+        for name in samples:
+            lab = stack.enter_context(
+                running_lab(
+                    Path(tmp) / name,
+                    extension_enabled=name == "coda",
+                    extra_args=["--LabApp.expose_app_in_browser=True"],
+                )
+            )
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(60_000)
+            page.goto(lab.page_url())
+            page.locator('.jp-LauncherCard[data-category="Other"]', has_text="Terminal").wait_for()
+            sides[name] = (page, lab)
+        for pair in range(args.pairs):
+            for name in ("coda", "stock") if pair % 2 == 0 else ("stock", "coda"):
+                result = one_cat(*sides[name], big)
+                samples[name].append(result)
+                print(name, json.dumps({k: round(v, 3) for k, v in result.items()}), file=sys.stderr, flush=True)
+        browser.close()
+
+    medians = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in samples.items()}
+    print(json.dumps({"args": vars(args), "median": medians, "samples": samples}, indent=2))
+    ratios = [c["mb_s"] / s["mb_s"] for c, s in zip(samples["coda"], samples["stock"], strict=True)]
+    listed = ", ".join(f"{r:.2f}" for r in ratios)
+    print(f"coda / stock MB/s per pair: {listed}; median {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
