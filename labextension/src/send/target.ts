@@ -13,7 +13,7 @@ import { AgentTerminalWidget } from '../terminals';
 import { Xterm, xtermOf } from '../terminal/xterm';
 import { CommandIDs, ICodaAgents } from '../tokens';
 
-/** A new agent is taken as ready once it has drawn something and then been quiet this long. */
+/** A new agent is taken as ready once it has drawn some text and then been quiet this long. */
 const QUIET_MS = 1000;
 /** Longest wait for a new agent to be ready before the text is pasted anyway. */
 const READY_CAP_MS = 30000;
@@ -114,7 +114,7 @@ function hasText(term: Xterm): boolean {
   return false;
 }
 
-/** Resolve once `term` has drawn something and then stayed quiet, or after the cap. */
+/** Resolve once `term` shows some text and then stays quiet, or after the cap. */
 function settled(term: Xterm): Promise<void> {
   return new Promise(resolve => {
     let timer = 0;
@@ -125,9 +125,13 @@ function settled(term: Xterm): Promise<void> {
       resolve();
     };
     const cap = window.setTimeout(done, READY_CAP_MS);
+    // Output with nothing to read (a title, mode switches) comes before an
+    // agent has drawn itself; quiet after that is not readiness.
     const listener = term.onWriteParsed(() => {
       window.clearTimeout(timer);
-      timer = window.setTimeout(done, QUIET_MS);
+      if (hasText(term)) {
+        timer = window.setTimeout(done, QUIET_MS);
+      }
     });
     if (hasText(term)) {
       timer = window.setTimeout(done, QUIET_MS);
