@@ -8,7 +8,6 @@ detaches its HTTP sessions, which the browser would not close by itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,39 +15,24 @@ import pytest
 from ..browser.conftest import browser  # noqa: F401 - module-scoped Chromium fixture
 from ..browser.lab import Lab
 from ..browser.test_terminal_features import open_terminal
-from .conftest import APP_NAME, OWNER, SERVICE_PRINCIPAL_ENV, apps_server
-from .pages import apps_page
 from .proxy import AppsProxy
-from .test_http_fallback import assert_over_http, load_lab
+
+# The same stand-in Apps server (websockets refused) and page, one per module.
+from .test_http_fallback import app, assert_over_http, load_lab, page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, AppsProxy]]:
-    env = {"DATABRICKS_APP_NAME": APP_NAME, "APP_OWNER_EMAIL": OWNER, **SERVICE_PRINCIPAL_ENV}
-    base = tmp_path_factory.mktemp("http-fallback-page")
-    with apps_server(base, env, args=["--LabApp.expose_app_in_browser=True"]) as (lab, proxy):
-        proxy.identity = OWNER
-        proxy.refuse_websockets = True
-        yield lab, proxy
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:  # noqa: F811
-    yield from apps_page(browser)
-
-
-def terminal_name(page: Any, term_id: str) -> str:
+def terminal_name(tab: Any, term_id: str) -> str:
     return str(
-        page.evaluate(
+        tab.evaluate(
             "(id) => window.jupyterapp.shell.widgets('main').find(w => w.content?.id === id).content.session.name",
             term_id,
         )
     )
 
 
-def test_later_terminals_skip_the_websocket_and_leaving_detaches(page: Any, app: tuple[Lab, AppsProxy]) -> None:
+def test_later_terminals_skip_the_websocket_and_leaving_detaches(page: Any, app: tuple[Lab, AppsProxy]) -> None:  # noqa: F811
     _, proxy = app
     websockets: list[str] = []
     page.on("websocket", lambda socket: websockets.append(socket.url))
