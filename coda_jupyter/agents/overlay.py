@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..util.files import atomic_write
+from ..util.places import BOOKKEEPING_DIR
 from .spec import AgentSpec
 from .writers.context import ConfigContext, ConfigWriter
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 OVERLAY_NAME = "agent-home"
 # Inside the overlay: what the last build put there, so a file it no longer
 # makes is removed and nothing an agent wrote at run time is.
-PUBLISHED = Path(".coda-jupyter") / "published.json"
+PUBLISHED = Path(BOOKKEEPING_DIR) / "published.json"
 FOLDER_MODE = 0o700
 
 # Setup runs steps in parallel threads; one build at a time.

@@ -13,7 +13,6 @@ a worker thread so the server's event loop never blocks.
 from __future__ import annotations
 
 import asyncio
-import configparser
 import contextlib
 import enum
 import functools
@@ -157,7 +156,10 @@ def sdk_profile_arguments(profile: str) -> dict[str, str]:
 
 
 def _sdk_reads(path: Path) -> bool:
-    # The same reader the SDK builds (databricks/sdk/config.py).
+    # The same reader the SDK builds (databricks/sdk/config.py), imported here so
+    # that a server start without the file does not pay for it.
+    import configparser
+
     try:
         configparser.ConfigParser().read(path)
     except (UnicodeDecodeError, configparser.Error):

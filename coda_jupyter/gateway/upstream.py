@@ -35,6 +35,7 @@ TLS uses Python's default context, which reads ``SSL_CERT_FILE`` and
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import select
@@ -119,12 +120,16 @@ class UpstreamPool:
         self.max_connections = max_connections
         self.idle_expiry = idle_expiry
         self.connect_timeout = connect_timeout
-        self.ssl_context = upstream_ssl_context()
         self.connections_opened = 0
         self._tcp = TCPClient()
         self._hosts: dict[tuple[str, str, int], _Host] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
+
+    @functools.cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        """Built at the first HTTPS connection, so loading the CAs does not slow server start-up."""
+        return upstream_ssl_context()
 
     async def exchange(
         self,

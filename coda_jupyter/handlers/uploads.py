@@ -7,7 +7,6 @@ as they arrive, not after an unbounded buffer has been built.
 
 from __future__ import annotations
 
-import filetype
 from jupyter_server.auth.decorator import authorized
 from tornado import httputil, web
 
@@ -75,6 +74,9 @@ class UploadsHandler(CodaAPIHandler):
         data = upload["body"]
         if len(data) > self.store.max_size:
             raise web.HTTPError(413, self._too_large_message())
+        # Imported here: its signature tables are only needed once a file arrives.
+        import filetype
+
         kind = filetype.guess(data)
         if kind is None or not self.store.accepts(kind.mime):
             found = kind.mime if kind else "unrecognised data"

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 from ..agents.install import Install, NpmInstall, PypiVenvInstall
 from ..util.files import atomic_write_json, read_json
 from ..util.places import home_data_dir
@@ -151,6 +149,9 @@ def pypi_installed_version(install: PypiVenvInstall, venv: Path) -> str | None:
 
 def missing_extras(install: PypiVenvInstall, venv: Path) -> list[str]:
     """Requirements of the declared extras that the venv lacks (an install made before they were asked for)."""
+    # Imported here: only this check needs it, and server start-up should not pay for it.
+    from packaging.requirements import Requirement
+
     missing: list[str] = []
     if not install.extras:
         return missing

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import sys
-import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -306,7 +305,7 @@ def _unpack_wheel(source: SkillSource, download: Path, content: Path) -> None:
     with zipfile.ZipFile(wheels[0]) as archive:
         for member in archive.infolist():
             _check_member(member.filename, source)
-        archive.extractall(content)  # noqa: S202 -- every member checked above
+        archive.extractall(content)
 
 
 async def _npm(source: SkillSource, work: Path, content: Path, step: StepContext) -> None:
@@ -320,6 +319,8 @@ async def _npm(source: SkillSource, work: Path, content: Path, step: StepContext
 
 
 def _unpack_tarball(source: SkillSource, download: Path, content: Path) -> None:
+    import tarfile  # only npm-packed skills need it, and never at server start-up
+
     tarballs = sorted(download.glob("*.tgz"))
     if len(tarballs) != 1:
         raise StepError(f"npm pack of {source.label} left {len(tarballs)} tarball(s), expected one")

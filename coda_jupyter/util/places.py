@@ -8,6 +8,9 @@ from pathlib import Path
 # The folder name under the XDG base folders, the local Databricks profile and
 # the MLflow experiment's default name all use it.
 APP_NAME = "coda-jupyter"
+# The hidden folder it keeps its bookkeeping in inside a tree it builds (the
+# agent-config overlay), next to files that belong to the agents.
+BOOKKEEPING_DIR = f".{APP_NAME}"
 
 
 def xdg_dir(variable: str, fallback: str, home: Path | None = None) -> Path:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tomlkit
+if TYPE_CHECKING:
+    import tomlkit
 
 from ..models import ModelRole
 from .coda_mcp import TOKEN_VARIABLE, CodaMcp, McpClientSnippet
@@ -104,6 +105,9 @@ def bridge_entry(coda: CodaMcp) -> dict[str, Any]:
 
 
 def _snippet(url: str) -> str:
+    # Imported here: the snippet is built on request, and server start-up reads no TOML.
+    import tomlkit
+
     document = tomlkit.document()
     entry = tomlkit.table()
     entry.update({"url": url, "bearer_token_env_var": TOKEN_VARIABLE})

@@ -17,15 +17,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tomlkit
 import yaml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # tomli is the parser that became tomllib in 3.11
-    import tomli as tomllib
+if TYPE_CHECKING:
+    import tomlkit
 
 from coda_jupyter.util.files import atomic_write
 
@@ -153,7 +150,19 @@ def update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mode
         return _update_toml(path, mutate, mode)
 
 
+def _toml_modules() -> tuple[Any, Any]:
+    """tomlkit and tomllib, imported on first use: server start-up reads no TOML."""
+    import tomlkit
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # tomli is the parser that became tomllib in 3.11
+        import tomli as tomllib
+    return tomlkit, tomllib
+
+
 def _update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mode: int) -> bool:
+    tomlkit, tomllib = _toml_modules()
     text = _read_text(path) or ""
     try:
         tomllib.loads(text)
@@ -175,6 +184,7 @@ def _update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mod
 def toml_table(document: tomlkit.TOMLDocument | Any, key: str) -> Any:
     value = document.get(key)
     if not isinstance(value, dict):
+        tomlkit, _ = _toml_modules()
         value = tomlkit.table()
         document[key] = value
     return value

@@ -23,6 +23,8 @@ import logging
 import os
 from pathlib import Path
 
+from coda_jupyter.util.places import BOOKKEEPING_DIR
+
 from .context import ConfigContext, ConfigWriter
 from .merge import PLAIN_MODE, file_lock, write_if_changed
 
@@ -44,7 +46,7 @@ def manifest_path(ctx: ConfigContext) -> Path:
     # An overlay build starts from an empty folder each time: its links are
     # recorded inside it, apart from those made in the user's HOME.
     if ctx.building_overlay:
-        return ctx.home / ".coda-jupyter" / "skill-links.json"
+        return ctx.home / BOOKKEEPING_DIR / "skill-links.json"
     return ctx.resolved_data_dir / "skill-links.json"
 
 

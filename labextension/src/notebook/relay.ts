@@ -56,7 +56,11 @@ export class NotebookRelay {
     });
   }
 
-  /** Poll for ever; never throws. */
+  /**
+   * Poll for ever; never throws. Not a `ServerPoll`: this long poll is paced by
+   * the server's wait, and it must go on while the page is hidden, because
+   * agents edit notebooks that sit in a background tab.
+   */
   async run(): Promise<void> {
     for (;;) {
       const ok = await this.poll(WAIT_S);
