@@ -13,7 +13,11 @@ loop (private fields of xterm 5.5, diagnostic only):
 - ``dry_s``: seconds the write buffer sat empty between turns while the
   `cat` ran, that is, xterm waiting for output rather than the other way round.
 
-Usage: ``python bench/bench_terminal_cat.py [--cat-mb 1] [--pairs 3]``.
+``--variant NAME=ARG[,ARG…]`` adds another coda-jupyter side started with those
+server arguments (``--variant once=--CodaTerminalManager.read_burst=0``), to compare a
+setting within the same run.
+
+Usage: ``python bench/bench_terminal_cat.py [--cat-mb 1] [--pairs 3] [--variant …]``.
 """
 
 from __future__ import annotations
@@ -84,10 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cat-mb", type=float, default=1)
     parser.add_argument("--pairs", type=int, default=3, help="runs per side, alternating")
+    parser.add_argument("--variant", action="append", default=[], help="NAME=ARG[,ARG...]: another coda side")
     args = parser.parse_args()
+    variants = dict(variant.split("=", 1) for variant in args.variant)
     from playwright.sync_api import sync_playwright
 
-    samples: dict[str, list[dict[str, float]]] = {"coda": [], "stock": []}
+    samples: dict[str, list[dict[str, float]]] = {"coda": [], "stock": [], **{name: [] for name in variants}}
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         big = Path(tmp) / "big.txt"
         line = "".join(chr(33 + i % 90) for i in range(79)) + "\n"
@@ -98,8 +104,11 @@ def main() -> None:
             lab = stack.enter_context(
                 running_lab(
                     Path(tmp) / name,
-                    extension_enabled=name == "coda",
-                    extra_args=["--LabApp.expose_app_in_browser=True"],
+                    extension_enabled=name != "stock",
+                    extra_args=[
+                        "--LabApp.expose_app_in_browser=True",
+                        *filter(None, variants.get(name, "").split(",")),
+                    ],
                 )
             )
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
@@ -108,7 +117,8 @@ def main() -> None:
             page.locator('.jp-LauncherCard[data-category="Other"]', has_text="Terminal").wait_for()
             sides[name] = (page, lab)
         for pair in range(args.pairs):
-            for name in ("coda", "stock") if pair % 2 == 0 else ("stock", "coda"):
+            order = list(samples)
+            for name in order if pair % 2 == 0 else reversed(order):
                 result = one_cat(*sides[name], big)
                 samples[name].append(result)
                 print(name, json.dumps({k: round(v, 3) for k, v in result.items()}), file=sys.stderr, flush=True)
@@ -116,9 +126,12 @@ def main() -> None:
 
     medians = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in samples.items()}
     print(json.dumps({"args": vars(args), "median": medians, "samples": samples}, indent=2))
-    ratios = [c["mb_s"] / s["mb_s"] for c, s in zip(samples["coda"], samples["stock"], strict=True)]
-    listed = ", ".join(f"{r:.2f}" for r in ratios)
-    print(f"coda / stock MB/s per pair: {listed}; median {statistics.median(ratios):.2f}")
+    for name in samples:
+        if name == "stock":
+            continue
+        ratios = [c["mb_s"] / s["mb_s"] for c, s in zip(samples[name], samples["stock"], strict=True)]
+        listed = ", ".join(f"{r:.2f}" for r in ratios)
+        print(f"{name} / stock MB/s per pair: {listed}; median {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

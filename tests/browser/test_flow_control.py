@@ -36,11 +36,12 @@ except KeyboardInterrupt:
 """
 
 # What may sit between the program and the screen: the server's window
-# (100,000 characters), one PTY read (65,536), the kernel's PTY buffers (about
-# 70,000), and what xterm parsed between reading the screen and Ctrl+C. As a
-# count of numbers of at least two characters ("7\n"), this bound is already
-# twice that; without flow control the program runs millions of numbers ahead.
-AHEAD_LIMIT = 100_000 + 65_536 + 70_000
+# (100,000 characters), one read burst (64 KiB plus one last PTY read of up to
+# 65,536), the kernel's PTY buffers (about 70,000), and what xterm parsed
+# between reading the screen and Ctrl+C. As a count of numbers of at least two
+# characters ("7\n"), this bound is already twice that; without flow control
+# the program runs millions of numbers ahead.
+AHEAD_LIMIT = 100_000 + 2 * 65_536 + 70_000
 
 
 @pytest.fixture(scope="module")

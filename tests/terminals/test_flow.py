@@ -20,8 +20,9 @@ from coda_jupyter.terminals.flow import TRY_AGAIN_LATER, Window, utf16_length, w
 
 HIGH = 20_000
 LOW = 5_000
-# One PTY read (terminado reads up to 65,536 characters) may land after the mark.
-OVERSHOOT = 65_536
+# One read burst (up to CodaTerminalManager.read_burst, 64 KiB, plus the last
+# read's 65,536 at most) may land after the mark.
+OVERSHOOT = 2 * 65_536
 # The stall timeout is long here, so a client that does not acknowledge is
 # waited for while a test watches; one test shortens it on the live server.
 STALL_TIMEOUT = 60.0
@@ -143,6 +144,31 @@ async def test_a_client_that_does_not_acknowledge_stops_the_reading_until_it_doe
     await client.send("stdin", "echo done-$((40+2))\r")
     await client.read_until("done-42", ack=True)
     client.ws.close()
+
+
+async def test_output_waiting_in_the_pty_reaches_the_client_as_one_message(
+    jp_fetch: Any, jp_ws_fetch: Any, jp_serverapp: Any
+) -> None:
+    name = await _terminal(jp_fetch)
+    client = Client(await jp_ws_fetch("terminals", "websocket", name))
+    await client.negotiate()
+    await client.send("stdin", "yes\r")
+    # Held at the high mark, the flood fills the PTY's buffers meanwhile.
+    await client.read_until_quiet()
+    await client.ack()
+    sizes = []
+    while sum(sizes) < HIGH - LOW:
+        before = client.counted
+        assert await client.read(10), "no output after the acknowledgement"
+        sizes.append(client.counted - before)
+    await client.send("stdin", "\x03")
+    client.ws.close()
+    # A PTY read returns about 4 KiB; what waited came in a few large messages.
+    terminal = jp_serverapp.web_app.settings["terminal_manager"].terminals[name]
+    one_read = max(len(entry) for entry in terminal.read_buffer)
+    assert sizes[0] > 2 * one_read, (sizes, one_read)
+    # The replay keeps one entry per read, so a reconnect replays no more than before.
+    assert one_read < sizes[0]
 
 
 async def test_a_paused_flood_does_not_grow_the_server(jp_fetch: Any, jp_ws_fetch: Any) -> None:
