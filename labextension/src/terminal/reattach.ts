@@ -11,8 +11,8 @@
  *
  * A full-screen program's replay is often cut (terminado keeps only recent
  * output), so once it is parsed a program on the alternate screen is asked
- * to redraw: the size is set one row smaller and back, which sends it
- * SIGWINCH (setting an unchanged size sends nothing).
+ * to redraw: the size is set one column wider and, a moment later, back,
+ * which sends it SIGWINCH twice (setting an unchanged size sends nothing).
  */
 import type { ITerminal } from '@jupyterlab/terminal';
 import type { Terminal } from '@jupyterlab/services';
@@ -35,6 +35,9 @@ export function isTerminalReply(data: string): boolean {
 // A connection whose replay does not arrive within this long has none
 // (terminado sends it right after the handshake).
 const NO_REPLAY_MS = 1000;
+// The redraw's second resize waits this long after the first, so the program
+// sees two resizes rather than one signal for both.
+const RESTORE_SIZE_MS = 250;
 
 /** The guard of one terminal, across its reconnections. */
 class ReattachGuard {
@@ -103,6 +106,11 @@ class ReattachGuard {
           return;
         }
         term.write('', () => {
+          // Live output right behind the replay queues a second callback:
+          // the first one has finished the replay and asked for the redraw.
+          if (!this._replaying) {
+            return;
+          }
           this._finish();
           this._redraw(term);
         });
@@ -118,11 +126,16 @@ class ReattachGuard {
   }
 
   private _redraw(term: Xterm): void {
-    if (term.buffer.active.type !== 'alternate' || term.rows < 2) {
+    if (term.buffer.active.type !== 'alternate') {
       return;
     }
-    this._setSize(term.rows - 1, term.cols);
-    this._setSize(term.rows, term.cols);
+    // Wider first, then back: the last change is a narrower screen, which
+    // Claude Code's full-screen renderer answers by drawing everything again.
+    // Changing the height instead (one row less, then back) left it laid out
+    // for the first size in every run tried, even a second apart.
+    this._setSize(term.rows, term.cols + 1);
+    // The size then, not now: the page may have been resized meanwhile.
+    setTimeout(() => this._setSize(term.rows, term.cols), RESTORE_SIZE_MS);
   }
 }
 
