@@ -305,7 +305,7 @@ def _unpack_wheel(source: SkillSource, download: Path, content: Path) -> None:
     with zipfile.ZipFile(wheels[0]) as archive:
         for member in archive.infolist():
             _check_member(member.filename, source)
-        archive.extractall(content)
+        archive.extractall(content)  # every member checked above
 
 
 async def _npm(source: SkillSource, work: Path, content: Path, step: StepContext) -> None:

@@ -150,19 +150,15 @@ def update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mode
         return _update_toml(path, mutate, mode)
 
 
-def _toml_modules() -> tuple[Any, Any]:
-    """tomlkit and tomllib, imported on first use: server start-up reads no TOML."""
+def _update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mode: int) -> bool:
+    # The TOML libraries are imported on first use: server start-up reads no TOML.
     import tomlkit
 
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # tomli is the parser that became tomllib in 3.11
         import tomli as tomllib
-    return tomlkit, tomllib
 
-
-def _update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mode: int) -> bool:
-    tomlkit, tomllib = _toml_modules()
     text = _read_text(path) or ""
     try:
         tomllib.loads(text)
@@ -184,7 +180,8 @@ def _update_toml(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], mod
 def toml_table(document: tomlkit.TOMLDocument | Any, key: str) -> Any:
     value = document.get(key)
     if not isinstance(value, dict):
-        tomlkit, _ = _toml_modules()
+        import tomlkit
+
         value = tomlkit.table()
         document[key] = value
     return value
