@@ -703,8 +703,13 @@ def test_a_dropped_connection_is_shown_and_typing_is_kept(page: Any, lab: Lab) -
     page.wait_for_timeout(500)
     assert "kept-42" not in terminal_text(page, term_id)
 
-    blocked["now"] = False
-    banner.get_by_role("button", name="Reconnect now").click()
+    # The network comes back as the user presses "Reconnect now", not before: a
+    # retry the terminal schedules itself would otherwise race the click and
+    # could hide the banner, and its button, just before the click lands.
+    reconnect = banner.get_by_role("button", name="Reconnect now")
+    page.expose_binding("networkBack", lambda _source: blocked.update(now=False))
+    reconnect.evaluate("button => button.addEventListener('mousedown', () => window.networkBack())")
+    reconnect.click()
     banner.wait_for(state="hidden")
     wait_for_text(page, term_id, "kept-42")
 
