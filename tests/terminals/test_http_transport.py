@@ -19,8 +19,9 @@ from coda_jupyter.terminals.flow import utf16_length
 
 HIGH = 20_000
 LOW = 5_000
-# One PTY read (terminado reads up to 65,536 characters) may land after the mark.
-OVERSHOOT = 65_536
+# One read burst (up to CodaTerminalManager.read_burst, 64 KiB, plus the last
+# read's 65,536 at most) may land after the mark.
+OVERSHOOT = 2 * 65_536
 MAX_UNFLUSHED = 2 * 1024 * 1024
 
 
