@@ -17,12 +17,10 @@ import pytest
 from tornado.websocket import WebSocketClientConnection
 
 from coda_jupyter.terminals.flow import TRY_AGAIN_LATER, Window, utf16_length, watermarks
+from tests.terminals import OVERSHOOT
 
 HIGH = 20_000
 LOW = 5_000
-# One read burst (up to CodaTerminalManager.read_burst, 64 KiB, plus the last
-# read's 65,536 at most) may land after the mark.
-OVERSHOOT = 2 * 65_536
 # The stall timeout is long here, so a client that does not acknowledge is
 # waited for while a test watches; one test shortens it on the live server.
 STALL_TIMEOUT = 60.0

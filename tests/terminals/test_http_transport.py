@@ -16,12 +16,10 @@ import pytest
 
 from coda_jupyter.terminals import http_transport
 from coda_jupyter.terminals.flow import utf16_length
+from tests.terminals import OVERSHOOT
 
 HIGH = 20_000
 LOW = 5_000
-# One read burst (up to CodaTerminalManager.read_burst, 64 KiB, plus the last
-# read's 65,536 at most) may land after the mark.
-OVERSHOOT = 2 * 65_536
 MAX_UNFLUSHED = 2 * 1024 * 1024
 
 
