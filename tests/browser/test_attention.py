@@ -41,19 +41,27 @@ TERMINAL = "stubattn_1"
 TAB = '.lm-DockPanel-tabBar .lm-TabBar-tab:has-text("Stub Attention")'
 CURRENT_TAB = ".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current"
 
-# Records the label of each main-area widget in front, from the page's start,
-# so a test can tell whether the user was looking at a terminal at some point.
+# Records each main-area widget brought in front, from the page's start, so a
+# test can tell whether the user was looking at a terminal at some point. The
+# shell's signal sees every change, however brief (a poll can miss one); labels
+# are read at the end, as a widget may get its title after it comes in front.
 RECORD_CURRENT_TABS = """
-window.codaCurrentTabs = [];
-const recordCurrentTab = () => {
-  const label = window.jupyterapp?.shell?.currentWidget?.title.label;
-  const seen = window.codaCurrentTabs;
-  if (label && seen[seen.length - 1] !== label) {
-    seen.push(label);
+window.codaCurrentWidgets = [];
+const watchCurrent = () => {
+  const shell = window.jupyterapp?.shell;
+  if (!shell) {
+    setTimeout(watchCurrent, 1);
+    return;
   }
+  shell.currentChanged.connect((_, change) => {
+    if (change.newValue) {
+      window.codaCurrentWidgets.push(change.newValue);
+    }
+  });
 };
-setInterval(recordCurrentTab, 10);
+watchCurrent();
 """
+CURRENT_TABS = "() => window.codaCurrentWidgets.map(widget => widget.title.label)"
 
 # The text xterm has parsed into the stub terminal's buffer, shown or not.
 # `_term` is the widget's xterm (private, as terminal/xterm.ts reads it too).
@@ -157,7 +165,7 @@ def test_osc9_and_bel_raise_a_notification_a_badge_and_the_panel_state_once(page
     (lab.root / "go3").touch()
     # Parsed after the replay: had the replay called, its toasts would be here by now.
     wait_for_text(page, ".Toastify__toast", "second call after reload")
-    in_front = page.evaluate("window.codaCurrentTabs")
+    in_front = page.evaluate(CURRENT_TABS)
     assert "Stub Attention" not in in_front, in_front
     assert not [text for text in toasts(page) if "stub needs approval" in text], toasts(page)
     assert len([text for text in toasts(page) if "Stub Attention" in text]) == 1, toasts(page)

@@ -269,6 +269,10 @@ def test_a_reload_shows_the_same_claude_code_screen_and_types_nothing_into_it(
 
     ask(page, widget_id, SECOND_PROMPT)
     second = wait_for_request(upstream, already + 2, page, widget_id)
+    # The page's frames reach this process as events, which can trail the model's request.
+    deadline = time.monotonic() + 10
+    while typed.since(0) != SECOND_PROMPT + "\r" and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     assert typed.since(0) == SECOND_PROMPT + "\r", typed.sent
     assert user_texts(second) == [SECOND_PROMPT], screen_text(read_screen(page, widget_id))
 

@@ -155,7 +155,9 @@ export function addAttachCommand(
         return undefined;
       }
       const widget = widgetFor(name, String(args.agent));
-      app.shell.add(widget, 'main');
+      // The restored layout decides which tab is in front; bringing each tab
+      // forward as it comes back would count as the user looking at it.
+      app.shell.add(widget, 'main', { activate: false });
       return widget;
     }
   });
