@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import time
 from typing import Any
 
 from jupyter_server_terminals.terminalmanager import TerminalManager
@@ -36,13 +37,21 @@ class CodaTerminalManager(TerminalManager):
     )
 
     read_burst = Integer(
-        64 * 1024,
+        128 * 1024,
         config=True,
         help="""Characters of a terminal's output read in one go when it is readable:
         the PTY is read again while more is waiting, up to this many, and clients get
-        it as one message. A PTY read returns about 4 KiB; a browser that gets a flood
-        as such a trickle draws a frame for each few messages instead of parsing
-        bursts between frames. 0 reads once, as terminado does.""",
+        it as one message. A PTY read returns about 4 KiB, and the kernel holds at most
+        64 KiB: a browser that gets a flood in such pieces draws a frame after each
+        one or two messages, however little they hold. 0 reads once, as terminado does.""",
+    )
+    read_linger = Float(
+        0.002,
+        config=True,
+        help="""Seconds to wait for more output once a burst holds a quarter of
+        ``read_burst``, so a flooding program fills the message while the output of
+        an interactive one is sent at once. A burst never takes more than five of these,
+        as the server does nothing else meanwhile.""",
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -82,6 +91,7 @@ class CodaTerminalManager(TerminalManager):
         chunks: list[str] = []
         size = 0
         ended = False
+        deadline = time.monotonic() + 5 * self.read_linger
         try:
             self.pre_pty_read_hook(terminal)
             while True:
@@ -91,7 +101,9 @@ class CodaTerminalManager(TerminalManager):
                 terminal.read_buffer.append(text)
                 chunks.append(text)
                 size += len(text)
-                if size >= self.read_burst or not _readable(fd, 0):
+                flooding = size >= self.read_burst // 4
+                wait = max(0.0, deadline - time.monotonic()) if flooding else 0.0
+                if size >= self.read_burst or not _readable(fd, min(wait, self.read_linger)):
                     break
         except EOFError:
             ended = True

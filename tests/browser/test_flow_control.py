@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ..terminals import OVERSHOOT
 from .conftest import lab_fixture
 from .lab import Lab
 from .test_terminal_features import focus, open_terminal, run, start_lab, wait_for_text
@@ -36,12 +37,28 @@ except KeyboardInterrupt:
 """
 
 # What may sit between the program and the screen: the server's window
-# (100,000 characters), one read burst (64 KiB plus one last PTY read of up to
-# 65,536), the kernel's PTY buffers (about 70,000), and what xterm parsed
-# between reading the screen and Ctrl+C. As a count of numbers of at least two
-# characters ("7\n"), this bound is already twice that; without flow control
-# the program runs millions of numbers ahead.
-AHEAD_LIMIT = 100_000 + 2 * 65_536 + 70_000
+# (100,000 characters), one read burst and one last PTY read (OVERSHOOT), the
+# kernel's PTY buffers (about 70,000), and what xterm parsed between reading
+# the screen and Ctrl+C. As a count of numbers of at least two characters
+# ("7\n"), this bound is already twice that; without flow control the program
+# runs millions of numbers ahead.
+AHEAD_LIMIT = 100_000 + OVERSHOOT + 70_000
+
+# Counts the turns of the terminal's xterm write loop (private to xterm 5.5)
+# that had no output to parse, only empty writes: a turn xterm spends, and a
+# frame it draws, on nothing.
+IDLE_TURNS_PROBE = """(id) => {
+  const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
+  const buffer = widget.content._term._core._writeBuffer;
+  const counts = (window.__writeTurns = { all: 0, idle: 0 });
+  const inner = buffer._innerWrite.bind(buffer);
+  buffer._innerWrite = (...args) => {
+    const pending = buffer._pendingData;
+    inner(...args);
+    counts.all += 1;
+    counts.idle += pending === 0 ? 1 : 0;
+  };
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +134,17 @@ def test_a_flooding_program_is_never_far_ahead_of_the_screen(page: Any, lab: Lab
     produced = next(int(m.group(1)) for line in terminal_lines(page, term_id) if (m := pattern.match(line)))
     assert shown > 0 and produced > 1000, (shown, produced)
     assert produced - shown <= AHEAD_LIMIT, f"the program was {produced - shown} numbers ahead of the screen"
+
+
+def test_a_flood_is_acknowledged_in_the_turn_that_parses_it(page: Any, lab: Lab) -> None:
+    # An acknowledgement that waits for a turn of its own reaches the server a
+    # frame late, and the page draws that frame with nothing left to parse.
+    (lab.root / "big.txt").write_text(("0123456789" * 8 + "\n") * 40_000, encoding="utf-8")
+    start_lab(page, lab)
+    term_id = open_terminal(page)
+    page.evaluate(IDLE_TURNS_PROBE, term_id)
+    run(page, term_id, "cat big.txt; echo cat-$((40+2))")
+    wait_for_text(page, term_id, "cat-42")
+    turns = page.evaluate("() => window.__writeTurns")
+    assert turns["all"] > 10, turns
+    assert turns["idle"] == 0, turns

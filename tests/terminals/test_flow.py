@@ -169,6 +169,28 @@ async def test_output_waiting_in_the_pty_reaches_the_client_as_one_message(
     assert one_read < sizes[0]
 
 
+async def test_a_flood_reaches_clients_in_messages_larger_than_the_kernel_holds(
+    jp_fetch: Any, jp_ws_fetch: Any
+) -> None:
+    # The kernel holds at most 64 KiB of a PTY's output; a browser draws a frame
+    # after about each message, so a flood sent as the kernel hands it over is
+    # drawn in frames of under 64 KiB.
+    name = await _terminal(jp_fetch)
+    ws = await jp_ws_fetch("terminals", "websocket", name)
+    await ws.write_message(json.dumps(["stdin", "yes | head -c 4000000; echo FLOOD-$((40+2))\r"]))
+    sizes = []
+    tail = ""
+    while "FLOOD-42" not in tail:
+        message = await asyncio.wait_for(ws.read_message(), 30)
+        assert message is not None, "the terminal closed"
+        kind, *payload = json.loads(message)
+        if kind == "stdout":
+            sizes.append(len(payload[0]))
+            tail = (tail + payload[0])[-100:]
+    ws.close()
+    assert max(sizes) > 100_000, sorted(sizes)[-5:]
+
+
 async def test_a_paused_flood_does_not_grow_the_server(jp_fetch: Any, jp_ws_fetch: Any) -> None:
     client = Client(await jp_ws_fetch("terminals", "websocket", await _terminal(jp_fetch)))
     await client.negotiate()

@@ -9,9 +9,12 @@
  * control, and counts output only once the server has confirmed it. A server
  * that does not know the protocol ignores the request, and nothing changes.
  *
- * JupyterLab's widget writes each message into xterm itself; an empty write
- * queued right after it calls back once xterm has parsed everything before
- * it, which is when those characters are acknowledged.
+ * JupyterLab's widget writes each message into xterm itself. The message is
+ * acknowledged by a callback on that very write, once xterm has parsed it.
+ * An empty write queued after it would call back too, but xterm stops its
+ * write loop when a turn runs over its time budget, often right before such a
+ * write: the acknowledgement, and so the refill, would then wait for the next
+ * frame, and the page would draw that frame with nothing left to parse.
  */
 import type { ITerminal } from '@jupyterlab/terminal';
 import type { Terminal } from '@jupyterlab/services';
@@ -26,6 +29,12 @@ export const LOW_WATERMARK = 30_000;
 // Acknowledge in batches, well below the low watermark so the server always
 // hears of progress before the browser runs dry.
 const ACK_EVERY = 5_000;
+// What xterm is given at a time: a turn of its write loop runs over its 12 ms
+// budget by at most one piece, about 4 ms of `cat` output on a slow machine
+// (bench/bench_terminal_cat.py's machine parses 135,000 characters in 12-18 ms).
+const PIECE = 32_768;
+// The xterm instances whose `write` is already wrapped.
+const WATCHED = new WeakSet<Xterm>();
 
 // JupyterLab types terminal messages as its own few kinds; the connection
 // sends any `[type, ...content]` and hands every kind it receives to
@@ -48,6 +57,9 @@ class FlowControl {
   private _connection = 0;
   private _confirmed = false;
   private _parsed = 0;
+  // The output being handed to the widget right now, until its write to
+  // xterm is seen (see `_watchWrites`).
+  private _handing: { data: string; from: number } | null = null;
 
   constructor(terminal: ITerminal.ITerminal) {
     this._session = terminal.session;
@@ -97,6 +109,7 @@ class FlowControl {
         from === this._connection &&
         this._session.connectionStatus === 'connected'
       ) {
+        this._watchWrites(term);
         send(this._session, {
           type: 'coda-flow',
           content: [
@@ -128,14 +141,71 @@ class FlowControl {
       this._acknowledge(from, data.length);
       return;
     }
-    // The widget's own handler writes the message, possibly after this one:
-    // the empty write goes in once every handler has run.
+    // The widget's handler, connected after this one, writes the message
+    // next: that write takes the acknowledgement along.
+    this._handing = { data, from };
     void this._xterm.then(term => {
-      if (term) {
-        term.write('', () => this._acknowledge(from, data.length));
+      const missed = this._handing;
+      this._handing = null;
+      // Not written through xterm's `write` while the message was handed
+      // round (another widget, or handlers in another order): an empty write,
+      // queued once every handler has run, calls back after it is parsed.
+      if (term && missed) {
+        term.write('', () =>
+          this._acknowledge(missed.from, missed.data.length)
+        );
       }
     });
   }
+
+  /**
+   * Wrap this xterm's `write` so the widget's write of the message being
+   * handed round carries the acknowledgement. Installed once per xterm.
+   */
+  private _watchWrites(term: Xterm): void {
+    if (WATCHED.has(term)) {
+      return;
+    }
+    WATCHED.add(term);
+    const write = term.write.bind(term);
+    term.write = (data: string | Uint8Array, callback?: () => void): void => {
+      const handing = this._handing;
+      if (!handing || data !== handing.data) {
+        write(data, callback);
+        return;
+      }
+      this._handing = null;
+      // In pieces: xterm ends a turn of its write loop (to draw, or to let a
+      // keystroke through) only between writes, and the server sends a flood
+      // in messages of over 100,000 characters.
+      const pieces = split(handing.data);
+      pieces.forEach((piece, index) => {
+        write(piece, () => {
+          if (index === pieces.length - 1) {
+            callback?.();
+          }
+          this._acknowledge(handing.from, piece.length);
+        });
+      });
+    };
+  }
+}
+
+/** `data` in pieces of about `PIECE` characters, never splitting a surrogate pair. */
+function split(data: string): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  while (data.length - start > PIECE) {
+    let end = start + PIECE;
+    const code = data.charCodeAt(end - 1);
+    if (code >= 0xd800 && code <= 0xdbff) {
+      end -= 1;
+    }
+    pieces.push(data.slice(start, end));
+    start = end;
+  }
+  pieces.push(data.slice(start));
+  return pieces;
 }
 
 export function controlFlow(terminal: ITerminal.ITerminal): void {
