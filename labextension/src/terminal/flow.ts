@@ -33,8 +33,6 @@ const ACK_EVERY = 5_000;
 // budget by at most one piece, about 4 ms of `cat` output on a slow machine
 // (bench/bench_terminal_cat.py's machine parses 135,000 characters in 12-18 ms).
 const PIECE = 32_768;
-// The xterm instances whose `write` is already wrapped.
-const WATCHED = new WeakSet<Xterm>();
 
 // JupyterLab types terminal messages as its own few kinds; the connection
 // sends any `[type, ...content]` and hands every kind it receives to
@@ -64,6 +62,8 @@ class FlowControl {
   constructor(terminal: ITerminal.ITerminal) {
     this._session = terminal.session;
     this._xterm = xtermOf(terminal);
+    // Before the first offer, whose confirmation waits for the same xterm.
+    void this._xterm.then(term => term && this._watchWrites(term));
     this._session.connectionStatusChanged.connect((_, status) =>
       this._statusChanged(status)
     );
@@ -109,7 +109,6 @@ class FlowControl {
         from === this._connection &&
         this._session.connectionStatus === 'connected'
       ) {
-        this._watchWrites(term);
         send(this._session, {
           type: 'coda-flow',
           content: [
@@ -160,13 +159,9 @@ class FlowControl {
 
   /**
    * Wrap this xterm's `write` so the widget's write of the message being
-   * handed round carries the acknowledgement. Installed once per xterm.
+   * handed round carries the acknowledgement.
    */
   private _watchWrites(term: Xterm): void {
-    if (WATCHED.has(term)) {
-      return;
-    }
-    WATCHED.add(term);
     const write = term.write.bind(term);
     term.write = (data: string | Uint8Array, callback?: () => void): void => {
       const handing = this._handing;
