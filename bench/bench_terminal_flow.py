@@ -4,7 +4,8 @@ Measured on each side, in one run, on the same machine:
 
 - Ctrl+C after ``yes`` has flooded a terminal for 3 s: time until the shell's
   prompt is in xterm's buffer (median of ``--runs``).
-- ``cat`` of a 20 MB text file: MB/s until the line after it is parsed.
+- ``cat`` of a 20 MB text file: MB/s until the line after it is parsed, once
+  in the tab in front and once in a tab behind another (a background agent).
 - Echo latency in a second terminal while a first one floods: from the key
   event (its timestamp) to the echoed character parsed by xterm (p50, p99).
 - Server memory (RSS of the Jupyter process, terminals excluded) and the
@@ -31,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab, running_lab  # noqa: E402
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab, bring_to_front, running_lab  # noqa: E402
 
 PROMPT = "READY> "
 
@@ -91,19 +92,9 @@ def open_terminal(page: Any) -> str:
     return term_id
 
 
-def activate(page: Any, term_id: str) -> None:
-    """Bring the terminal's tab to the front: keys typed into a hidden tab go nowhere."""
-    page.evaluate(
-        """(id) => {
-          const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
-          window.jupyterapp.shell.activateById(widget.id);
-        }""",
-        term_id,
-    )
-
-
 def run(page: Any, term_id: str, command: str) -> None:
-    activate(page, term_id)
+    # Keys typed into a hidden tab go nowhere.
+    bring_to_front(page, term_id)
     page.locator(f"#{term_id} .xterm-helper-textarea").focus()
     page.keyboard.type(command)
     page.keyboard.press("Enter")
@@ -152,10 +143,23 @@ def cat_throughput(page: Any, lab: Lab, big: Path) -> float:
     return big.stat().st_size / 1e6 / elapsed
 
 
+def hidden_cat_throughput(page: Any, lab: Lab, big: Path) -> float:
+    """``cat`` in a terminal whose tab is behind another's: what a background agent gets."""
+    term_id = open_terminal(page)
+    in_front = open_terminal(page)
+    start = time.monotonic()
+    run(page, term_id, f"cat {big}; echo CAT-DONE-$((20+22))")
+    bring_to_front(page, in_front)
+    page.wait_for_function(HAS_LINE, arg=[term_id, "CAT-DONE-42"], timeout=600_000, polling=50)
+    elapsed = time.monotonic() - start
+    close_all_terminals(page, lab)
+    return big.stat().st_size / 1e6 / elapsed
+
+
 def timed_echoes(page: Any, term_id: str, keys: int) -> list[float]:
     """Type ``keys`` keys one by one into the terminal; each one's key-to-echo time in ms."""
     page.evaluate(ECHO_PROBE, term_id)
-    activate(page, term_id)
+    bring_to_front(page, term_id)
     page.locator(f"#{term_id} .xterm-helper-textarea").focus()
     for n in range(keys):
         page.keyboard.press("x")
@@ -212,6 +216,7 @@ def measure(browser: Any, base: Path, enabled: bool, args: argparse.Namespace, b
         print(f"measuring {'coda' if enabled else 'stock'}…", file=sys.stderr, flush=True)
         result["ctrl_c_s"] = [ctrl_c(page, lab) for _ in range(args.runs)]
         result["cat_mb_s"] = [cat_throughput(page, lab, big) for _ in range(args.cat_runs)]
+        result["hidden_cat_mb_s"] = [hidden_cat_throughput(page, lab, big) for _ in range(args.cat_runs)]
         result["echo_ms"] = echo_latency(page, lab, args.keys)
         result["memory"] = flood_memory(page, lab, args.flood_mb * 1_000_000, args.flood_seconds)
         context.close()
@@ -244,6 +249,7 @@ def main() -> None:
         return {
             "ctrl_c_median_s": statistics.median(side["ctrl_c_s"]),
             "cat_median_mb_s": statistics.median(side["cat_mb_s"]),
+            "hidden_cat_median_mb_s": statistics.median(side["hidden_cat_mb_s"]),
             "echo_p50_ms": percentile(side["echo_ms"], 0.5),
             "echo_p99_ms": percentile(side["echo_ms"], 0.99),
             "rss_growth_mib": side["memory"]["rss_peak_mib"] - side["memory"]["rss_before_mib"],
@@ -267,6 +273,7 @@ def main() -> None:
     rows = (
         (f"Ctrl+C to prompt after 3 s of `yes` (median of {args.runs})", "ctrl_c_median_s", "s"),
         (f"`cat` {args.cat_mb} MB to screen (median of {args.cat_runs})", "cat_median_mb_s", "MB/s"),
+        (f"`cat` {args.cat_mb} MB in a background tab (median of {args.cat_runs})", "hidden_cat_median_mb_s", "MB/s"),
         (f"echo p50 in a 2nd terminal during a flood ({args.keys} keys)", "echo_p50_ms", "ms"),
         ("echo p99 in a 2nd terminal during a flood", "echo_p99_ms", "ms"),
         (f"server RSS growth, {args.flood_seconds:.0f} s of a {args.flood_mb} MB flood", "rss_growth_mib", "MiB"),

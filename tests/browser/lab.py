@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = os.environ.get("CODA_CHROMIUM", "/usr/bin/chromium")
 # Chromium as root in a sandbox-less container, with no traffic to the outside.
@@ -184,3 +185,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def chromium_available() -> bool:
     return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
+
+
+def bring_to_front(page: Any, term_id: str) -> None:
+    """Bring a terminal's tab to the front, by its content node's id: the one that tab shows."""
+    page.evaluate(
+        """(id) => {
+          const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
+          window.jupyterapp.shell.activateById(widget.id);
+        }""",
+        term_id,
+    )

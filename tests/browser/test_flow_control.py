@@ -18,7 +18,7 @@ import pytest
 
 from ..terminals import OVERSHOOT
 from .conftest import lab_fixture
-from .lab import Lab
+from .lab import Lab, bring_to_front
 from .test_terminal_features import focus, open_terminal, run, start_lab, wait_for_text
 
 # Prints 0, 1, 2, … in blocks; on Ctrl+C it writes how many numbers it had
@@ -60,6 +60,24 @@ IDLE_TURNS_PROBE = """(id) => {
   };
 }"""
 
+# Records, for each turn of the terminal's xterm write loop, how many
+# characters it parsed and whether the terminal was in view.
+TURN_SIZES_PROBE = """(id) => {
+  const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
+  const buffer = widget.content._term._core._writeBuffer;
+  const turns = (window.__turnSizes = []);
+  const inner = buffer._innerWrite.bind(buffer);
+  buffer._innerWrite = (...args) => {
+    const pending = buffer._pendingData;
+    inner(...args);
+    turns.push({ parsed: pending - buffer._pendingData, inView: widget.content.isVisible });
+  };
+}"""
+
+# The most a terminal out of view is handed at a time (labextension
+# src/terminal/pacing.ts): a turn of its write loop parses no more.
+HIDDEN_PIECE = 2_048
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
@@ -99,6 +117,22 @@ def terminal_lines(page: Any, term_id: str) -> list[str]:
         term_id,
     )
     return lines
+
+
+def wait_for_line(page: Any, term_id: str, text: str) -> None:
+    """Wait until xterm.js has parsed a line starting with ``text``: its buffer, drawn or not."""
+    page.wait_for_function(
+        """([id, text]) => {
+          const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
+          const buffer = widget.content._term.buffer.active;
+          for (let i = Math.max(0, buffer.length - 50); i < buffer.length; i++) {
+            if (buffer.getLine(i).translateToString(true).startsWith(text)) return true;
+          }
+          return false;
+        }""",
+        arg=[term_id, text],
+        timeout=120_000,
+    )
 
 
 def interrupt(page: Any, term_id: str) -> None:
@@ -148,3 +182,44 @@ def test_a_flood_is_acknowledged_in_the_turn_that_parses_it(page: Any, lab: Lab)
     turns = page.evaluate("() => window.__writeTurns")
     assert turns["all"] > 10, turns
     assert turns["idle"] == 0, turns
+
+
+def test_a_terminal_out_of_view_floods_a_piece_at_a_time_and_loses_nothing(page: Any, lab: Lab) -> None:
+    # A key press waits for the turn of xterm's write loop under way: a flood
+    # in a background tab must come in small turns, so typing elsewhere stays
+    # quick (bench/bench_terminal_flow.py measures the echo).
+    (lab.root / "numbers.txt").write_text("".join(f"{n:06d}\n" for n in range(100_000)), encoding="utf-8")
+    start_lab(page, lab)
+    flooding = open_terminal(page)
+    typing = open_terminal(page)
+    page.evaluate(TURN_SIZES_PROBE, flooding)
+    # Room for every line, so that one lost anywhere shows.
+    page.evaluate(
+        """(id) => {
+          const widget = [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.id === id);
+          widget.content._term.options.scrollback = 200_000;
+        }""",
+        flooding,
+    )
+    bring_to_front(page, flooding)
+    run(page, flooding, "sleep 2; cat numbers.txt; echo hidden-$((40+2))")
+    bring_to_front(page, typing)
+    wait_for_line(page, flooding, "hidden-42")
+    turns = page.evaluate("() => window.__turnSizes")
+    hidden = [turn["parsed"] for turn in turns if not turn["inView"] and turn["parsed"] > 0]
+    assert len(hidden) > 100, len(hidden)
+    assert max(hidden) <= HIDDEN_PIECE, f"a turn out of view parsed {max(hidden)} characters"
+
+    # Every line arrived, in order.
+    lines = [int(line) for line in terminal_lines(page, flooding) if re.fullmatch(r"\d{6}", line)]
+    assert lines == list(range(100_000)), f"{len(lines)} lines, first out of place: " + str(
+        next((n for n, line in enumerate(lines) if line != n), None)
+    )
+
+    # Back in view, the terminal is handed its output in big pieces again.
+    page.evaluate("() => { window.__turnSizes.length = 0; }")
+    bring_to_front(page, flooding)
+    run(page, flooding, "cat numbers.txt; echo shown-$((40+2))")
+    wait_for_line(page, flooding, "shown-42")
+    shown = [turn["parsed"] for turn in page.evaluate("() => window.__turnSizes") if turn["inView"]]
+    assert max(shown) > 4 * HIDDEN_PIECE, f"turns in view parsed at most {max(shown)} characters"

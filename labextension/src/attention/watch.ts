@@ -40,9 +40,13 @@ class ReplayWindow {
   awaitingReplay = false;
   private _term: Xterm | null = null;
   private _fallback: ReturnType<typeof setTimeout> | undefined;
+  // Counts connections: a settling write queued for an earlier one calls
+  // back after a later one has armed, and must not end that one's window.
+  private _armed = 0;
 
   /** A (re)connection: its replay is coming, or nothing within NO_REPLAY_MS. */
   arm(): void {
+    this._armed += 1;
     this.replaying = true;
     this.awaitingReplay = true;
     clearTimeout(this._fallback);
@@ -74,8 +78,11 @@ class ReplayWindow {
       return;
     }
     // Runs once everything written so far (the replay) has been parsed.
+    const armed = this._armed;
     this._term.write('', () => {
-      this.replaying = false;
+      if (armed === this._armed) {
+        this.replaying = false;
+      }
     });
   }
 }

@@ -19,6 +19,7 @@
 import type { ITerminal } from '@jupyterlab/terminal';
 import type { Terminal } from '@jupyterlab/services';
 
+import { WritePacer } from './pacing';
 import { Xterm, xtermOf } from './xterm';
 
 const VERSION = 1;
@@ -29,10 +30,6 @@ export const LOW_WATERMARK = 30_000;
 // Acknowledge in batches, well below the low watermark so the server always
 // hears of progress before the browser runs dry.
 const ACK_EVERY = 5_000;
-// What xterm is given at a time: a turn of its write loop runs over its 12 ms
-// budget by at most one piece, about 4 ms of `cat` output on a slow machine
-// (bench/bench_terminal_cat.py's machine parses 135,000 characters in 12-18 ms).
-const PIECE = 32_768;
 
 // JupyterLab types terminal messages as its own few kinds; the connection
 // sends any `[type, ...content]` and hands every kind it receives to
@@ -48,6 +45,7 @@ function send(
 
 /** Flow control for one terminal, across its reconnections. */
 class FlowControl {
+  private readonly _terminal: ITerminal.ITerminal;
   private readonly _session: Terminal.ITerminalConnection;
   private readonly _xterm: Promise<Xterm | null>;
   // Each connection counts on its own: callbacks for output of an earlier
@@ -60,6 +58,7 @@ class FlowControl {
   private _handing: { data: string; from: number } | null = null;
 
   constructor(terminal: ITerminal.ITerminal) {
+    this._terminal = terminal;
     this._session = terminal.session;
     this._xterm = xtermOf(terminal);
     // Before the first offer, whose confirmation waits for the same xterm.
@@ -158,49 +157,30 @@ class FlowControl {
   }
 
   /**
-   * Wrap this xterm's `write` so the widget's write of the message being
-   * handed round carries the acknowledgement.
+   * Wrap this xterm's `write`: every write goes through one pacer, and the
+   * widget's write of the message being handed round carries the
+   * acknowledgement, piece by piece as xterm parses it.
    */
   private _watchWrites(term: Xterm): void {
-    const write = term.write.bind(term);
+    const pacer = new WritePacer(
+      term.write.bind(term),
+      () => this._terminal.isVisible,
+      () => this._terminal.isDisposed
+    );
     term.write = (data: string | Uint8Array, callback?: () => void): void => {
       const handing = this._handing;
       if (!handing || data !== handing.data) {
-        write(data, callback);
+        pacer.write({ data, done: callback });
         return;
       }
       this._handing = null;
-      // In pieces: xterm ends a turn of its write loop (to draw, or to let a
-      // keystroke through) only between writes, and the server sends a flood
-      // in messages of over 100,000 characters.
-      const pieces = split(handing.data);
-      pieces.forEach((piece, index) => {
-        write(piece, () => {
-          if (index === pieces.length - 1) {
-            callback?.();
-          }
-          this._acknowledge(handing.from, piece.length);
-        });
+      pacer.write({
+        data,
+        done: callback,
+        parsed: count => this._acknowledge(handing.from, count)
       });
     };
   }
-}
-
-/** `data` in pieces of about `PIECE` characters, never splitting a surrogate pair. */
-function split(data: string): string[] {
-  const pieces: string[] = [];
-  let start = 0;
-  while (data.length - start > PIECE) {
-    let end = start + PIECE;
-    const code = data.charCodeAt(end - 1);
-    if (code >= 0xd800 && code <= 0xdbff) {
-      end -= 1;
-    }
-    pieces.push(data.slice(start, end));
-    start = end;
-  }
-  pieces.push(data.slice(start));
-  return pieces;
 }
 
 export function controlFlow(terminal: ITerminal.ITerminal): void {

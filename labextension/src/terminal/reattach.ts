@@ -44,6 +44,9 @@ class ReattachGuard {
   private readonly _send: (message: Terminal.IMessage) => void;
   private _replaying = false;
   private _fallback: ReturnType<typeof setTimeout> | undefined;
+  // Counts connections: a parse callback queued for an earlier one must not
+  // end a later one's window.
+  private _connection = 0;
 
   constructor(private readonly _terminal: ITerminal.ITerminal) {
     const session = _terminal.session;
@@ -83,6 +86,7 @@ class ReattachGuard {
   }
 
   private _start(): void {
+    this._connection += 1;
     this._replaying = true;
     clearTimeout(this._fallback);
     this._fallback = setTimeout(() => this._finish(), NO_REPLAY_MS);
@@ -98,6 +102,7 @@ class ReattachGuard {
   // microtask): an empty write's callback runs once everything before it
   // has been parsed, answers included.
   private _afterParse(): void {
+    const connection = this._connection;
     void Promise.resolve()
       .then(() => xtermOf(this._terminal))
       .then(term => {
@@ -108,7 +113,7 @@ class ReattachGuard {
         term.write('', () => {
           // Live output right behind the replay queues a second callback:
           // the first one has finished the replay and asked for the redraw.
-          if (!this._replaying) {
+          if (!this._replaying || connection !== this._connection) {
             return;
           }
           this._finish();
